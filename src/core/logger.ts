@@ -1,0 +1,40 @@
+/**
+ * Structured JSON logs: a constant message plus fields, one object per line. Transfer ids go in fields
+ * (`{app, transfer}`) so a transfer's whole story can be filtered out of CloudWatch or a terminal.
+ * Nothing that may hold a secret is ever logged: callers pass attachment names, never URLs.
+ */
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+export function jsonLogger(
+  base: LogFields = {},
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
+  const emit = (level: string, message: string, fields?: LogFields) => {
+    write(JSON.stringify({ time: new Date().toISOString(), level, message, ...base, ...fields }));
+  };
+  return {
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => jsonLogger({ ...base, ...fields }, write),
+  };
+}
+
+export const silentLogger: Logger = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};
+
+/** An error's message without its stack, for logs and transfer records. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,152 @@
+/**
+ * The ports of DESIGN §1. The core depends only on these interfaces; `src/adapters/aws` and `src/adapters/local`
+ * implement them, and `test/fakes` has in-memory versions for unit tests. Nothing here imports `@aws-sdk`.
+ */
+import type { Readable } from 'node:stream';
+import type { AppSettings } from './settings.js';
+import type { LogLine, Transfer, TransferKind, TransferPatch, TransferStatus } from './transfer.js';
+
+/** A database attached to an app. The connection URL itself lives only in the secret store. */
+export interface DatabaseAttachment {
+  readonly app: string;
+  readonly name: string;
+  /** Reference into the secret store (a Secrets Manager ARN, or a local secret id). */
+  readonly secretRef: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly createdAt: string;
+  /** Set when the attachment was removed; its backups are kept for a grace period, then pruned. */
+  readonly removedAt?: string;
+}
+
+/** One daily schedule per database, at HH:MM in an IANA time zone. */
+export interface Schedule {
+  readonly app: string;
+  readonly database: string;
+  readonly hour: number;
+  readonly minute: number;
+  readonly timezone: string;
+  readonly createdAt: string;
+}
+
+export interface ListTransfersOptions {
+  readonly kind?: TransferKind;
+  /** Page size; the adapter may return fewer. */
+  readonly limit?: number;
+  /** Opaque cursor from a previous page. */
+  readonly cursor?: string;
+}
+
+export interface TransferPage {
+  readonly transfers: Transfer[];
+  readonly cursor?: string;
+}
+
+/** Metadata store. Every write that changes a transfer's status is conditional on its current status. */
+export interface Catalog {
+  getSettings(app: string): Promise<AppSettings | undefined>;
+  putSettings(settings: AppSettings): Promise<void>;
+
+  putDatabase(db: DatabaseAttachment): Promise<void>;
+  getDatabase(app: string, name: string): Promise<DatabaseAttachment | undefined>;
+  /** Attached databases (removed ones excluded unless asked). */
+  listDatabases(app: string, opts?: { includeRemoved?: boolean }): Promise<DatabaseAttachment[]>;
+  deleteDatabase(app: string, name: string): Promise<void>;
+
+  /** Atomically increments the app's transfer counter and returns the new value. */
+  nextTransferNum(app: string): Promise<number>;
+  /** Creates a transfer; throws ConflictError if that app+num exists. */
+  createTransfer(t: Transfer): Promise<void>;
+  getTransfer(app: string, num: number, opts?: { logs?: boolean }): Promise<Transfer | undefined>;
+  /** Newest first, paginated by Query (never Scan). */
+  listTransfers(app: string, opts?: ListTransfersOptions): Promise<TransferPage>;
+  /**
+   * Applies `patch`. When `expectStatus` is given the write happens only if the current status is one of them;
+   * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone).
+   */
+  updateTransfer(
+    app: string,
+    num: number,
+    patch: TransferPatch,
+    expectStatus?: readonly TransferStatus[],
+  ): Promise<Transfer | undefined>;
+  /** Replaces the stored log lines of a transfer (the worker is their only writer). */
+  putTransferLogs(app: string, num: number, logs: readonly LogLine[]): Promise<void>;
+  deleteTransfer(app: string, num: number): Promise<void>;
+  /** Pending and running transfers of every app (a sparse index), for the watchdog. */
+  listActiveTransfers(): Promise<Transfer[]>;
+
+  putSchedule(s: Schedule): Promise<void>;
+  getSchedule(app: string, database: string): Promise<Schedule | undefined>;
+  listSchedules(app: string): Promise<Schedule[]>;
+  /** Every schedule of every app (a sparse index), for the watchdog. */
+  listAllSchedules(): Promise<Schedule[]>;
+  deleteSchedule(app: string, database: string): Promise<void>;
+}
+
+export interface UploadResult {
+  readonly bytes: number;
+}
+
+/** Dump objects. Uploads are multipart streams; a failed or aborted upload leaves no object behind. */
+export interface BlobStore {
+  upload(key: string, body: Readable, opts?: { signal?: AbortSignal }): Promise<UploadResult>;
+  download(key: string): Promise<Readable>;
+  /** Size in bytes, or undefined when there is no such object. */
+  head(key: string): Promise<{ bytes: number } | undefined>;
+  presignGet(key: string, expiresInSeconds: number, filename?: string): Promise<string>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Connection URLs. Only references to them are stored anywhere else. */
+export interface Secrets {
+  /** Stores (or replaces) the URL for app+database and returns its reference. */
+  put(app: string, database: string, url: string): Promise<string>;
+  get(ref: string): Promise<string>;
+  delete(ref: string): Promise<void>;
+}
+
+export interface TaskRequest {
+  readonly app: string;
+  readonly num: number;
+  readonly id: string;
+}
+
+/** Starts and stops the worker for one transfer (ECS task, or a local child process). */
+export interface TaskRunner {
+  start(req: TaskRequest): Promise<{ taskRef: string }>;
+  /** Asks the worker to stop (SIGTERM); it aborts and records `cancelled`. */
+  stop(taskRef: string, reason: string): Promise<void>;
+  /** Whether the task is still alive; undefined when the runner cannot tell. */
+  isAlive(taskRef: string): Promise<boolean | undefined>;
+}
+
+/** Keeps the external timer (EventBridge Scheduler, or the local timer) in step with the catalog's schedules. */
+export interface Scheduler {
+  upsert(s: Schedule): Promise<void>;
+  remove(app: string, database: string): Promise<void>;
+}
+
+export type AlertType = 'transfer.failed' | 'transfer.completed' | 'schedule.missed';
+
+export interface Alert {
+  readonly type: AlertType;
+  readonly app: string;
+  readonly database: string;
+  readonly transferId?: string;
+  readonly message: string;
+  readonly at: string;
+}
+
+export interface Notifier {
+  notify(alert: Alert): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

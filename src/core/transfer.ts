@@ -1,0 +1,145 @@
+import { ConflictError, ValidationError } from './errors.js';
+
+export type TransferKind = 'backup' | 'restore' | 'copy';
+export type TransferType = 'manual' | 'scheduled';
+export type TransferStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+export const TERMINAL_STATUSES: readonly TransferStatus[] = ['completed', 'failed', 'cancelled'];
+export const ACTIVE_STATUSES: readonly TransferStatus[] = ['pending', 'running'];
+
+/** Where a transfer reads from. Never holds a credential: databases are referred to by attachment name. */
+export type TransferSource =
+  | { type: 'database'; app: string; database: string }
+  | { type: 'backup'; app: string; id: string; num: number; key: string; sha256: string; bytes: number }
+  | { type: 'url'; url: string };
+
+/** Where a transfer writes to. */
+export type TransferTarget =
+  | { type: 'database'; app: string; database: string }
+  | { type: 'blob'; key: string };
+
+export interface LogLine {
+  /** ISO-8601 time the line was produced. */
+  readonly at: string;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+}
+
+/** One backup, restore or copy: the record the API, CLI, worker and reconcilers share. */
+export interface Transfer {
+  readonly app: string;
+  /** Per-app counter shared by all kinds. */
+  readonly num: number;
+  /** Display name: b001, a002, r003, c004. */
+  readonly id: string;
+  readonly kind: TransferKind;
+  readonly type: TransferType;
+  readonly status: TransferStatus;
+  /** The attachment the transfer is about: the source of a backup, the target of a restore or copy. */
+  readonly database: string;
+  readonly source: TransferSource;
+  readonly target: TransferTarget;
+  readonly createdAt: string;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  /** `pg_database_size` of the source, when known. */
+  readonly sourceBytes?: number;
+  /** Bytes through the pipe so far (compressed dump bytes). */
+  readonly processedBytes?: number;
+  /** Size of the stored dump object (backups). */
+  readonly backupBytes?: number;
+  readonly sha256?: string;
+  /** e.g. `gzip:1` or `zstd:1`. */
+  readonly compression?: string;
+  readonly pgDumpVersion?: string;
+  readonly serverVersion?: string;
+  /** Extensions pre-installed before a restore, as `schema.name` or `name`. */
+  readonly extensions?: readonly string[];
+  readonly warnings?: number;
+  readonly error?: string;
+  /** ECS task ARN or local process id, so cancel and reconcile can reach the worker. */
+  readonly taskRef?: string;
+  readonly cancelRequested?: boolean;
+  /** Last time the worker reported progress; the watchdog fails transfers whose heartbeat is stale. */
+  readonly heartbeatAt?: string;
+  /** Present only when logs were asked for. */
+  readonly logs?: readonly LogLine[];
+}
+
+/** Fields a status change or progress report may set. */
+export type TransferPatch = Partial<
+  Pick<
+    Transfer,
+    | 'status'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'sourceBytes'
+    | 'processedBytes'
+    | 'backupBytes'
+    | 'sha256'
+    | 'compression'
+    | 'pgDumpVersion'
+    | 'serverVersion'
+    | 'warnings'
+    | 'error'
+    | 'taskRef'
+    | 'cancelRequested'
+    | 'heartbeatAt'
+  >
+>;
+
+const PREFIX: Record<TransferKind, string> = { backup: 'b', restore: 'r', copy: 'c' };
+
+/** b001 (manual backup), a002 (scheduled), r003 (restore), c004 (copy); 3-digit padding, b1000 beyond. */
+export function transferName(kind: TransferKind, type: TransferType, num: number): string {
+  const prefix = kind === 'backup' && type === 'scheduled' ? 'a' : PREFIX[kind];
+  return `${prefix}${String(num).padStart(3, '0')}`;
+}
+
+/**
+ * Accepts `b5`, `b005`, `a12`, `r003`, `c4` or a bare `5` and returns the number. As on Heroku the prefix is not
+ * checked against the kind: the counter is shared, so the number alone identifies the transfer.
+ */
+export function parseTransferId(input: unknown): number {
+  if (typeof input !== 'string')
+    throw new ValidationError('Invalid transfer id: expected a string like b001');
+  const match = /^[abcr]?(\d{1,9})$/.exec(input.trim());
+  const num = match ? Number(match[1]) : Number.NaN;
+  if (!Number.isSafeInteger(num) || num < 1) {
+    throw new ValidationError(
+      `Invalid transfer id ${JSON.stringify(input).slice(0, 40)}: use an id like b001, a002, r003, c004 or a number`,
+    );
+  }
+  return num;
+}
+
+const ALLOWED: Record<TransferStatus, readonly TransferStatus[]> = {
+  pending: ['running', 'failed', 'cancelled'],
+  running: ['completed', 'failed', 'cancelled'],
+  completed: [],
+  failed: [],
+  cancelled: [],
+};
+
+export function canTransition(from: TransferStatus, to: TransferStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+/** The statuses from which `to` may be reached: used as the catalog's write condition. */
+export function statusesLeadingTo(to: TransferStatus): TransferStatus[] {
+  return (Object.keys(ALLOWED) as TransferStatus[]).filter((from) => ALLOWED[from].includes(to));
+}
+
+export function assertTransition(t: Pick<Transfer, 'id' | 'status'>, to: TransferStatus): void {
+  if (!canTransition(t.status, to)) {
+    throw new ConflictError(`Transfer ${t.id} is ${t.status} and cannot become ${to}`);
+  }
+}
+
+export function isTerminal(status: TransferStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Keeps the newest lines, each bounded, so a chatty pg_dump --verbose cannot outgrow a DynamoDB item. */
+export const MAX_LOG_LINES = 500;
+export const MAX_LOG_LINE_CHARS = 1000;

@@ -1,0 +1,100 @@
+import { ConflictError } from '../../src/core/errors.js';
+import type {
+  Catalog,
+  DatabaseAttachment,
+  ListTransfersOptions,
+  Schedule,
+  TransferPage,
+} from '../../src/core/ports.js';
+import type { AppSettings } from '../../src/core/settings.js';
+import type { LogLine, Transfer, TransferPatch, TransferStatus } from '../../src/core/transfer.js';
+import { ACTIVE_STATUSES } from '../../src/core/transfer.js';
+
+const key = (app: string, x: string | number) => `${app}\u0000${x}`;
+
+/** In-memory Catalog with the same semantics as the DynamoDB adapter (conditional writes, newest-first pages). */
+export class MemoryCatalog implements Catalog {
+  readonly settings = new Map<string, AppSettings>();
+  readonly databases = new Map<string, DatabaseAttachment>();
+  readonly transfers = new Map<string, Transfer>();
+  readonly logs = new Map<string, readonly LogLine[]>();
+  readonly schedules = new Map<string, Schedule>();
+  private readonly counters = new Map<string, number>();
+
+  async getSettings(app: string) {
+    return this.settings.get(app);
+  }
+  async putSettings(s: AppSettings) {
+    this.settings.set(s.app, s);
+  }
+  async putDatabase(db: DatabaseAttachment) {
+    this.databases.set(key(db.app, db.name), db);
+  }
+  async getDatabase(app: string, name: string) {
+    return this.databases.get(key(app, name));
+  }
+  async listDatabases(app: string, opts: { includeRemoved?: boolean } = {}) {
+    return [...this.databases.values()]
+      .filter((d) => d.app === app && (opts.includeRemoved || !d.removedAt))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+  async deleteDatabase(app: string, name: string) {
+    this.databases.delete(key(app, name));
+  }
+  async nextTransferNum(app: string) {
+    const n = (this.counters.get(app) ?? 0) + 1;
+    this.counters.set(app, n);
+    return n;
+  }
+  async createTransfer(t: Transfer) {
+    if (this.transfers.has(key(t.app, t.num))) throw new ConflictError(`Transfer ${t.id} already exists`);
+    const { logs: _logs, ...rest } = t;
+    this.transfers.set(key(t.app, t.num), rest);
+  }
+  async getTransfer(app: string, num: number, opts: { logs?: boolean } = {}) {
+    const t = this.transfers.get(key(app, num));
+    if (!t) return undefined;
+    return opts.logs ? { ...t, logs: this.logs.get(key(app, num)) ?? [] } : t;
+  }
+  async listTransfers(app: string, opts: ListTransfersOptions = {}): Promise<TransferPage> {
+    const all = [...this.transfers.values()]
+      .filter((t) => t.app === app && (!opts.kind || t.kind === opts.kind))
+      .sort((a, b) => b.num - a.num);
+    const start = opts.cursor ? Number(opts.cursor) : 0;
+    const limit = opts.limit ?? 100;
+    const page = all.slice(start, start + limit);
+    return { transfers: page, cursor: start + limit < all.length ? String(start + limit) : undefined };
+  }
+  async updateTransfer(app: string, num: number, patch: TransferPatch, expect?: readonly TransferStatus[]) {
+    const t = this.transfers.get(key(app, num));
+    if (!t || (expect && !expect.includes(t.status))) return undefined;
+    const next = { ...t, ...patch };
+    this.transfers.set(key(app, num), next);
+    return next;
+  }
+  async putTransferLogs(app: string, num: number, logs: readonly LogLine[]) {
+    this.logs.set(key(app, num), [...logs]);
+  }
+  async deleteTransfer(app: string, num: number) {
+    this.transfers.delete(key(app, num));
+    this.logs.delete(key(app, num));
+  }
+  async listActiveTransfers() {
+    return [...this.transfers.values()].filter((t) => ACTIVE_STATUSES.includes(t.status));
+  }
+  async putSchedule(s: Schedule) {
+    this.schedules.set(key(s.app, s.database), s);
+  }
+  async getSchedule(app: string, database: string) {
+    return this.schedules.get(key(app, database));
+  }
+  async listSchedules(app: string) {
+    return [...this.schedules.values()].filter((s) => s.app === app);
+  }
+  async listAllSchedules() {
+    return [...this.schedules.values()];
+  }
+  async deleteSchedule(app: string, database: string) {
+    this.schedules.delete(key(app, database));
+  }
+}
