@@ -1,0 +1,121 @@
+import type { CoreDeps } from '../deps.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { normaliseDatabaseName, parseAppName } from '../names.js';
+import type { DatabaseAttachment } from '../ports.js';
+
+/** What the API shows of an attachment: never the password, never the secret reference. */
+export interface DatabaseView {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly createdAt: string;
+}
+
+export function databaseView(db: DatabaseAttachment): DatabaseView {
+  return {
+    name: db.name,
+    host: db.host,
+    port: db.port,
+    database: db.database,
+    user: db.user,
+    createdAt: db.createdAt,
+  };
+}
+
+interface ParsedUrl {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+}
+
+/**
+ * Checks a connection URL's shape. Error messages never repeat the URL: it may hold a password.
+ */
+export function parseConnectionUrl(url: unknown): ParsedUrl {
+  const hint = 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+  if (typeof url !== 'string' || url.length > 2048)
+    throw new ValidationError(`Invalid connection URL: ${hint}`);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ValidationError(`Invalid connection URL: it could not be parsed; ${hint}`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new ValidationError(
+      `Invalid connection URL: the scheme must be postgres:// or postgresql://; ${hint}`,
+    );
+  }
+  if (!u.hostname) throw new ValidationError(`Invalid connection URL: the host is missing; ${hint}`);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new ValidationError(`Invalid connection URL: the database name is missing; ${hint}`);
+  const port = u.port ? Number(u.port) : 5432;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ValidationError(`Invalid connection URL: the port must be 1–65535; ${hint}`);
+  }
+  const user = decodeURIComponent(u.username);
+  if (!user) throw new ValidationError(`Invalid connection URL: the user is missing; ${hint}`);
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, database, user };
+}
+
+export async function attachDatabase(
+  deps: CoreDeps,
+  input: { app: string; name: string; url: unknown },
+): Promise<DatabaseView> {
+  const app = parseAppName(input.app);
+  const name = normaliseDatabaseName(input.name);
+  const parsed = parseConnectionUrl(input.url);
+  const secretRef = await deps.secrets.put(app, name, input.url as string);
+  const db: DatabaseAttachment = {
+    app,
+    name,
+    secretRef,
+    ...parsed,
+    createdAt: deps.clock.now().toISOString(),
+  };
+  await deps.catalog.putDatabase(db);
+  deps.log.info('database attached', { app, database: name, host: parsed.host });
+  return databaseView(db);
+}
+
+export async function listDatabases(deps: CoreDeps, appInput: string): Promise<DatabaseView[]> {
+  const app = parseAppName(appInput);
+  return (await deps.catalog.listDatabases(app)).map(databaseView);
+}
+
+/** Resolves an attachment that must exist, with Heroku's wording when it does not. */
+export async function requireDatabase(
+  deps: CoreDeps,
+  app: string,
+  nameInput: string,
+): Promise<DatabaseAttachment> {
+  const name = normaliseDatabaseName(nameInput);
+  const db = await deps.catalog.getDatabase(app, name);
+  if (db && !db.removedAt) return db;
+  const valid = (await deps.catalog.listDatabases(app)).map((d) => d.name);
+  throw new NotFoundError(
+    valid.length === 0
+      ? `${app} has no databases. Attach one with PUT /v1/apps/${app}/databases/DATABASE {"url": "postgres://…"} (pgbackups databases:add DATABASE --url …)`
+      : `Unknown database: ${name}. Valid options are: ${valid.join(', ')}`,
+  );
+}
+
+/**
+ * Detaches a database. Its secret is deleted now; the attachment is kept as `removed` so its backups stay
+ * restorable for the grace period before the pruner removes them.
+ */
+export async function removeDatabase(deps: CoreDeps, input: { app: string; name: string }): Promise<void> {
+  const app = parseAppName(input.app);
+  const db = await requireDatabase(deps, app, input.name);
+  await deps.secrets.delete(db.secretRef);
+  await deps.catalog.putDatabase({ ...db, removedAt: deps.clock.now().toISOString() });
+  const schedule = await deps.catalog.getSchedule(app, db.name);
+  if (schedule) {
+    await deps.scheduler.remove(app, db.name);
+    await deps.catalog.deleteSchedule(app, db.name);
+  }
+  deps.log.info('database removed', { app, database: db.name });
+}

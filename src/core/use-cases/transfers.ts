@@ -1,0 +1,201 @@
+import type { CoreDeps } from '../deps.js';
+import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
+import { errorMessage } from '../logger.js';
+import { parseAppName } from '../names.js';
+import type { TransferPage } from '../ports.js';
+import { isTerminal, parseTransferId, type Transfer, type TransferKind } from '../transfer.js';
+
+/** Creates a pending transfer and starts its worker; a worker that cannot start fails the transfer at once. */
+export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Transfer> {
+  await deps.catalog.createTransfer(t);
+  const log = deps.log.child({ app: t.app, transfer: t.id });
+  log.info('transfer created', { kind: t.kind, type: t.type, database: t.database });
+  try {
+    const { taskRef } = await deps.runner.start({ app: t.app, num: t.num, id: t.id });
+    // The worker may already have moved the transfer to running; either way record where it runs.
+    const updated = await deps.catalog.updateTransfer(t.app, t.num, { taskRef }, ['pending', 'running']);
+    return updated ?? (await deps.catalog.getTransfer(t.app, t.num)) ?? t;
+  } catch (e) {
+    log.error('worker failed to start', { error: errorMessage(e) });
+    const failed = await deps.catalog.updateTransfer(
+      t.app,
+      t.num,
+      {
+        status: 'failed',
+        finishedAt: deps.clock.now().toISOString(),
+        error: `Could not start the worker: ${errorMessage(e)}`,
+      },
+      ['pending'],
+    );
+    return failed ?? t;
+  }
+}
+
+export async function requireTransfer(
+  deps: CoreDeps,
+  app: string,
+  idInput: string,
+  opts: { logs?: boolean } = {},
+): Promise<Transfer> {
+  const num = parseTransferId(idInput);
+  const t = await deps.catalog.getTransfer(app, num, opts);
+  if (!t) {
+    throw new NotFoundError(
+      `Transfer ${idInput} not found for ${app}. List transfers with GET /v1/apps/${app}/transfers (pgbackups list -a ${app})`,
+    );
+  }
+  return t;
+}
+
+export async function getTransfer(
+  deps: CoreDeps,
+  input: { app: string; id: string; logs?: boolean },
+): Promise<Transfer> {
+  return requireTransfer(deps, parseAppName(input.app), input.id, { logs: input.logs });
+}
+
+const KINDS: readonly TransferKind[] = ['backup', 'restore', 'copy'];
+
+export async function listTransfers(
+  deps: CoreDeps,
+  input: { app: string; kind?: string; limit?: number; cursor?: string },
+): Promise<TransferPage> {
+  const app = parseAppName(input.app);
+  if (input.kind !== undefined && !KINDS.includes(input.kind as TransferKind)) {
+    throw new ValidationError(`Invalid kind ${JSON.stringify(input.kind)}: use backup, restore or copy`);
+  }
+  const limit = input.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new ValidationError('Invalid limit: use a whole number from 1 to 1000');
+  }
+  return deps.catalog.listTransfers(app, {
+    kind: input.kind as TransferKind | undefined,
+    limit,
+    cursor: input.cursor,
+  });
+}
+
+/** The newest transfer matching `pred`, reading pages until one is found. */
+export async function findNewestTransfer(
+  deps: CoreDeps,
+  app: string,
+  kind: TransferKind,
+  pred: (t: Transfer) => boolean,
+): Promise<Transfer | undefined> {
+  let cursor: string | undefined;
+  do {
+    const page = await deps.catalog.listTransfers(app, { kind, limit: 100, cursor });
+    const hit = page.transfers.find(pred);
+    if (hit) return hit;
+    cursor = page.cursor;
+  } while (cursor);
+  return undefined;
+}
+
+/**
+ * Cancels a transfer. A pending one is cancelled at once; a running one is asked to stop, and its worker
+ * records `cancelled` once the child processes are stopped and nothing is left behind.
+ */
+export async function cancelTransfer(deps: CoreDeps, input: { app: string; id: string }): Promise<Transfer> {
+  const app = parseAppName(input.app);
+  const t = await requireTransfer(deps, app, input.id);
+  if (isTerminal(t.status)) {
+    throw new ConflictError(`Transfer ${t.id} cannot be cancelled: it has already finished (${t.status})`);
+  }
+  const now = deps.clock.now().toISOString();
+  const cancelled = await deps.catalog.updateTransfer(
+    app,
+    t.num,
+    { status: 'cancelled', finishedAt: now, cancelRequested: true },
+    ['pending'],
+  );
+  const result =
+    cancelled ?? (await deps.catalog.updateTransfer(app, t.num, { cancelRequested: true }, ['running']));
+  if (!result) {
+    const latest = await requireTransfer(deps, app, input.id);
+    throw new ConflictError(
+      `Transfer ${t.id} cannot be cancelled: it has already finished (${latest.status})`,
+    );
+  }
+  if (result.taskRef) await deps.runner.stop(result.taskRef, `Cancelled by user (${t.id})`);
+  deps.log.info('transfer cancel requested', { app, transfer: t.id, was: t.status });
+  return result;
+}
+
+export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
+export const MAX_URL_EXPIRY_SECONDS = 12 * 3600;
+
+/** A completed backup, by id or (when omitted) the newest completed one. */
+export async function requireCompletedBackup(deps: CoreDeps, app: string, id?: string): Promise<Transfer> {
+  if (id === undefined) {
+    const latest = await findNewestTransfer(deps, app, 'backup', (t) => t.status === 'completed');
+    if (!latest)
+      throw new UnprocessableError(`No backups on ${app}. Capture one with pgbackups capture -a ${app}`);
+    return latest;
+  }
+  const t = await requireTransfer(deps, app, id);
+  if (t.kind !== 'backup') throw new UnprocessableError(`${t.id} is a ${t.kind}, not a backup`);
+  if (t.status !== 'completed' || t.target.type !== 'blob') {
+    throw new UnprocessableError(`Backup ${t.id} is ${t.status}; only a completed backup can be used`);
+  }
+  return t;
+}
+
+export async function backupUrl(
+  deps: CoreDeps,
+  input: { app: string; id: string; expiresInSeconds?: number },
+): Promise<{ url: string; expiresAt: string }> {
+  const app = parseAppName(input.app);
+  const expires = input.expiresInSeconds ?? DEFAULT_URL_EXPIRY_SECONDS;
+  if (!Number.isInteger(expires) || expires < 60 || expires > MAX_URL_EXPIRY_SECONDS) {
+    throw new ValidationError(
+      `Invalid expiresInSeconds: use a whole number from 60 to ${MAX_URL_EXPIRY_SECONDS} (12 h)`,
+    );
+  }
+  const t = await requireCompletedBackup(deps, app, input.id);
+  if (t.target.type !== 'blob') throw new UnprocessableError(`Backup ${t.id} has no stored object`);
+  const url = await deps.blobs.presignGet(t.target.key, expires, `${app}-${t.id}.dump`);
+  return { url, expiresAt: new Date(deps.clock.now().getTime() + expires * 1000).toISOString() };
+}
+
+/**
+ * Records the end of a worker whose task stopped (ECS task-state event, or a local child's exit). A transfer the
+ * worker already finished is left alone (the write is conditional); otherwise it failed — or was cancelled, if
+ * that was asked for — and any object it may have written is removed so nothing half-made looks good.
+ */
+export async function reconcileStoppedTask(
+  deps: CoreDeps,
+  input: { app: string; num: number; exitCode?: number; reason: string },
+): Promise<Transfer | undefined> {
+  const t = await deps.catalog.getTransfer(input.app, input.num);
+  if (!t || isTerminal(t.status)) return t;
+  const exit = input.exitCode === undefined ? '' : ` (exit code ${input.exitCode})`;
+  const patch = t.cancelRequested
+    ? { status: 'cancelled' as const, finishedAt: deps.clock.now().toISOString() }
+    : {
+        status: 'failed' as const,
+        finishedAt: deps.clock.now().toISOString(),
+        error: `The worker stopped before finishing: ${input.reason}${exit}`,
+      };
+  const updated = await deps.catalog.updateTransfer(t.app, t.num, patch, ['pending', 'running']);
+  if (!updated) return deps.catalog.getTransfer(input.app, input.num);
+  if (t.kind === 'backup' && t.target.type === 'blob') await deps.blobs.delete(t.target.key);
+  deps.log.warn('transfer reconciled after worker stopped', {
+    app: t.app,
+    transfer: t.id,
+    status: updated.status,
+    reason: input.reason,
+    exitCode: input.exitCode,
+  });
+  if (updated.status === 'failed') {
+    await deps.notifier.notify({
+      type: 'transfer.failed',
+      app: t.app,
+      database: t.database,
+      transferId: t.id,
+      message: updated.error ?? 'failed',
+      at: updated.finishedAt ?? deps.clock.now().toISOString(),
+    });
+  }
+  return updated;
+}
