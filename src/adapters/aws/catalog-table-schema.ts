@@ -1,0 +1,18 @@
+/**
+ * The one DynamoDB table of the catalog. Shared by the CDK construct (which creates it in AWS) and the local
+ * stack (which creates it in dynalite), so the two cannot drift.
+ *
+ * Items (pk / sk):
+ * - `APP#<app>` / `SETTINGS`        app settings and the per-app transfer counter (`transferCount`)
+ * - `APP#<app>` / `DB#<name>`       database attachment (secret reference, host, never a password)
+ * - `APP#<app>` / `XFER#<num:10>`   transfer; zero-padded so a Query returns them in number order
+ * - `APP#<app>` / `XLOG#<num:10>`   the transfer's log lines, apart so listing stays small
+ * - `APP#<app>` / `SCHED#<name>`    schedule
+ * GSI `gsi1` is sparse: `gsi1pk = ACTIVE` on pending/running transfers (removed when they finish) and
+ * `gsi1pk = SCHEDULE` on schedules, so the watchdog finds them with a Query, never a Scan.
+ */
+export const CATALOG_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  gsi1: { name: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+} as const;

@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../src/core/ports.js';
+import type { Transfer } from '../../src/core/transfer.js';
+import { MemoryCatalog } from '../fakes/memory-catalog.js';
+import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
+
+let dynamo: LocalDynamo;
+let tableCount = 0;
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+const adapters: [string, () => Promise<Catalog>][] = [
+  ['memory', async () => new MemoryCatalog()],
+  ['dynamodb (dynalite)', async () => dynamo.catalog(`contract-${++tableCount}`)],
+];
+
+function transfer(app: string, num: number, over: Partial<Transfer> = {}): Transfer {
+  return {
+    app,
+    num,
+    id: `b${String(num).padStart(3, '0')}`,
+    kind: 'backup',
+    type: 'manual',
+    status: 'pending',
+    database: 'DATABASE',
+    source: { type: 'database', app, database: 'DATABASE' },
+    target: { type: 'blob', key: `manual/${app}/DATABASE/b${num}.dump` },
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, num)).toISOString(),
+    ...over,
+  };
+}
+
+describe.each(adapters)('Catalog contract: %s', (_name, make) => {
+  let catalog: Catalog;
+  beforeAll(async () => {
+    catalog = await make();
+  });
+
+  it('counts transfers per app, shared by all kinds, starting at 1', async () => {
+    expect(await catalog.nextTransferNum('counter-app')).toBe(1);
+    expect(await catalog.nextTransferNum('counter-app')).toBe(2);
+    expect(await catalog.nextTransferNum('other-counter')).toBe(1);
+    const nums = await Promise.all(Array.from({ length: 20 }, () => catalog.nextTransferNum('counter-app')));
+    expect(new Set(nums).size).toBe(20);
+    expect(Math.max(...nums)).toBe(22);
+  });
+
+  it('creates a transfer once and refuses a duplicate with a conflict', async () => {
+    await catalog.createTransfer(transfer('dup-app', 1));
+    await expect(catalog.createTransfer(transfer('dup-app', 1))).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('updates only when the status condition holds, and reports when it did not', async () => {
+    await catalog.createTransfer(transfer('cond-app', 1));
+    const running = await catalog.updateTransfer('cond-app', 1, { status: 'running', processedBytes: 5 }, [
+      'pending',
+    ]);
+    expect(running).toMatchObject({ status: 'running', processedBytes: 5, id: 'b001' });
+    expect(await catalog.updateTransfer('cond-app', 1, { status: 'running' }, ['pending'])).toBeUndefined();
+    expect(await catalog.updateTransfer('cond-app', 99, { processedBytes: 1 })).toBeUndefined();
+    const done = await catalog.updateTransfer('cond-app', 1, { status: 'completed', sha256: 'ab' }, [
+      'running',
+    ]);
+    expect(done).toMatchObject({ status: 'completed', sha256: 'ab', processedBytes: 5 });
+    expect(await catalog.getTransfer('cond-app', 1)).toEqual(done);
+  });
+
+  it('lists newest first, paginates with a cursor and filters by kind', async () => {
+    for (let n = 1; n <= 7; n++) {
+      await catalog.createTransfer(
+        transfer('list-app', n, n % 3 === 0 ? { kind: 'restore', id: `r00${n}` } : {}),
+      );
+    }
+    const first = await catalog.listTransfers('list-app', { limit: 3 });
+    expect(first.transfers.map((t) => t.num)).toEqual([7, 6, 5]);
+    const second = await catalog.listTransfers('list-app', { limit: 3, cursor: first.cursor });
+    expect(second.transfers.map((t) => t.num)).toEqual([4, 3, 2]);
+    const third = await catalog.listTransfers('list-app', { limit: 3, cursor: second.cursor });
+    expect(third.transfers.map((t) => t.num)).toEqual([1]);
+    expect(third.cursor).toBeUndefined();
+    const restores = await catalog.listTransfers('list-app', { kind: 'restore' });
+    expect(restores.transfers.map((t) => t.num)).toEqual([6, 3]);
+    expect((await catalog.listTransfers('empty-app')).transfers).toEqual([]);
+  });
+
+  it('keeps logs apart from the transfer and returns them only when asked', async () => {
+    await catalog.createTransfer(transfer('log-app', 1));
+    const lines = [
+      { at: '2026-01-01T00:00:00.000Z', level: 'info' as const, message: 'pg_dump: dumping contents' },
+    ];
+    await catalog.putTransferLogs('log-app', 1, lines);
+    expect((await catalog.getTransfer('log-app', 1))?.logs).toBeUndefined();
+    expect((await catalog.getTransfer('log-app', 1, { logs: true }))?.logs).toEqual(lines);
+    expect((await catalog.listTransfers('log-app')).transfers[0]?.logs).toBeUndefined();
+    await catalog.deleteTransfer('log-app', 1);
+    expect(await catalog.getTransfer('log-app', 1, { logs: true })).toBeUndefined();
+  });
+
+  it('finds active transfers across apps and forgets them once finished', async () => {
+    await catalog.createTransfer(transfer('active-a', 1));
+    await catalog.createTransfer(transfer('active-b', 1, { status: 'running' }));
+    await catalog.createTransfer(transfer('active-b', 2, { status: 'completed' }));
+    const active = (await catalog.listActiveTransfers()).filter((t) => t.app.startsWith('active-'));
+    expect(active.map((t) => `${t.app}/${t.num}`).sort()).toEqual(['active-a/1', 'active-b/1']);
+    await catalog.updateTransfer('active-a', 1, { status: 'failed', error: 'x' }, ['pending']);
+    const after = (await catalog.listActiveTransfers()).filter((t) => t.app.startsWith('active-'));
+    expect(after.map((t) => `${t.app}/${t.num}`)).toEqual(['active-b/1']);
+  });
+
+  it('stores databases, settings and schedules per app', async () => {
+    const db = {
+      app: 'db-app',
+      name: 'DATABASE',
+      secretRef: 'ref-1',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    };
+    await catalog.putDatabase(db);
+    await catalog.putDatabase({ ...db, name: 'PINK', removedAt: '2026-01-02T00:00:00.000Z' });
+    expect(await catalog.getDatabase('db-app', 'DATABASE')).toEqual(db);
+    expect((await catalog.listDatabases('db-app')).map((d) => d.name)).toEqual(['DATABASE']);
+    expect((await catalog.listDatabases('db-app', { includeRemoved: true })).map((d) => d.name)).toEqual([
+      'DATABASE',
+      'PINK',
+    ]);
+    await catalog.deleteDatabase('db-app', 'DATABASE');
+    expect(await catalog.getDatabase('db-app', 'DATABASE')).toBeUndefined();
+
+    await catalog.putSettings({ app: 'db-app', plan: 'premium', manualLimit: 3 });
+    expect(await catalog.getSettings('db-app')).toEqual({ app: 'db-app', plan: 'premium', manualLimit: 3 });
+    expect(await catalog.nextTransferNum('db-app')).toBe(1);
+
+    const s = {
+      app: 'db-app',
+      database: 'DATABASE',
+      hour: 2,
+      minute: 0,
+      timezone: 'UTC',
+      createdAt: db.createdAt,
+    };
+    await catalog.putSchedule(s);
+    await catalog.putSchedule({ ...s, app: 'db-app-2' });
+    expect(await catalog.getSchedule('db-app', 'DATABASE')).toEqual(s);
+    expect(await catalog.listSchedules('db-app')).toEqual([s]);
+    expect((await catalog.listAllSchedules()).filter((x) => x.app.startsWith('db-app')).length).toBe(2);
+    await catalog.deleteSchedule('db-app', 'DATABASE');
+    expect(await catalog.listSchedules('db-app')).toEqual([]);
+  });
+});
