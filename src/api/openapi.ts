@@ -1,0 +1,175 @@
+/**
+ * The API description served at GET /v1/openapi.json. Kept next to the router; a unit test checks that every
+ * route the router serves is described here and nothing else is.
+ */
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const error = { description: 'Error', content: { 'application/json': { schema: ref('Error') } } };
+const ok = (description: string, schema?: object) => ({
+  description,
+  ...(schema ? { content: { 'application/json': { schema } } } : {}),
+});
+const body = (schema: object, required = true) => ({ required, content: { 'application/json': { schema } } });
+const appParam = {
+  name: 'app',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,61}[a-z0-9]$' },
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', example: 'b001' } };
+const nameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', example: 'DATABASE' },
+};
+const errors = { 400: error, 404: error, 409: error, 422: error };
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'pgbackups',
+    version: '1',
+    description:
+      'Logical PostgreSQL backups: capture, list, download, restore. Authenticated with AWS SigV4 (IAM).',
+  },
+  paths: {
+    '/v1/health': { get: { summary: 'Liveness', responses: { 200: ok('OK') } } },
+    '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI document') } } },
+    '/v1/apps/{app}/databases': {
+      parameters: [appParam],
+      get: { summary: 'List attached databases', responses: { 200: ok('Databases'), ...errors } },
+    },
+    '/v1/apps/{app}/databases/{name}': {
+      parameters: [appParam, nameParam],
+      put: {
+        summary: 'Attach a database (the URL is stored in the secret store, never returned)',
+        requestBody: body({ type: 'object', required: ['url'], properties: { url: { type: 'string' } } }),
+        responses: { 201: ok('Attached', ref('Database')), ...errors },
+      },
+      delete: { summary: 'Detach a database', responses: { 204: ok('Detached'), ...errors } },
+    },
+    '/v1/apps/{app}/settings': {
+      parameters: [appParam],
+      get: { summary: 'Plan and retention settings', responses: { 200: ok('Settings'), ...errors } },
+      put: {
+        summary: 'Change plan or retention overrides (null clears an override)',
+        requestBody: body({
+          type: 'object',
+          properties: {
+            plan: { enum: ['essential', 'standard', 'premium', 'enterprise'] },
+            manualLimit: { type: ['integer', 'null'] },
+            daily: { type: ['integer', 'null'] },
+            weekly: { type: ['integer', 'null'] },
+            monthly: { type: ['integer', 'null'] },
+            compressionLevel: { type: ['integer', 'null'] },
+            notifyOnSuccess: { type: 'boolean' },
+          },
+        }),
+        responses: { 200: ok('Settings'), ...errors },
+      },
+    },
+    '/v1/apps/{app}/backups': {
+      parameters: [appParam],
+      post: {
+        summary: 'Capture a backup (default database DATABASE)',
+        requestBody: body({ type: 'object', properties: { database: { type: 'string' } } }, false),
+        responses: { 202: ok('Started', ref('Transfer')), ...errors },
+      },
+    },
+    '/v1/apps/{app}/backups/{id}/url': {
+      parameters: [appParam, idParam],
+      post: {
+        summary: 'A presigned download URL (default 3600 s, at most 43200 s)',
+        requestBody: body({ type: 'object', properties: { expiresInSeconds: { type: 'integer' } } }, false),
+        responses: { 200: ok('URL'), ...errors },
+      },
+    },
+    '/v1/apps/{app}/transfers': {
+      parameters: [
+        appParam,
+        { name: 'kind', in: 'query', schema: { enum: ['backup', 'restore', 'copy'] } },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+        { name: 'cursor', in: 'query', schema: { type: 'string' } },
+      ],
+      get: { summary: 'Transfers, newest first', responses: { 200: ok('Transfers'), ...errors } },
+    },
+    '/v1/apps/{app}/transfers/{id}': {
+      parameters: [appParam, idParam, { name: 'logs', in: 'query', schema: { type: 'boolean' } }],
+      get: {
+        summary: 'One transfer (with logs=true, its log lines)',
+        responses: { 200: ok('Transfer', ref('Transfer')), ...errors },
+      },
+    },
+    '/v1/apps/{app}/transfers/{id}/cancel': {
+      parameters: [appParam, idParam],
+      post: {
+        summary: 'Cancel a pending or running transfer',
+        responses: { 200: ok('Cancelling', ref('Transfer')), ...errors },
+      },
+    },
+    '/v1/apps/{app}/restores': {
+      parameters: [appParam],
+      post: {
+        summary: 'Restore a backup into an attached database, atomically',
+        requestBody: body(
+          {
+            type: 'object',
+            properties: {
+              backup: { type: 'string', description: 'b101; default: the newest completed backup' },
+              database: { type: 'string', description: 'default DATABASE' },
+              extensions: { type: 'array', items: { type: 'string' } },
+            },
+          },
+          false,
+        ),
+        responses: { 202: ok('Started', ref('Transfer')), ...errors },
+      },
+    },
+  },
+  components: {
+    schemas: {
+      Error: {
+        type: 'object',
+        properties: {
+          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+      Database: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          host: { type: 'string' },
+          port: { type: 'integer' },
+          database: { type: 'string' },
+          user: { type: 'string' },
+          createdAt: { type: 'string', format: 'date-time' },
+        },
+      },
+      Transfer: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          num: { type: 'integer' },
+          kind: { enum: ['backup', 'restore', 'copy'] },
+          type: { enum: ['manual', 'scheduled'] },
+          status: { enum: ['pending', 'running', 'completed', 'failed', 'cancelled'] },
+          app: { type: 'string' },
+          database: { type: 'string' },
+          source: { type: 'object' },
+          target: { type: 'object' },
+          createdAt: { type: 'string', format: 'date-time' },
+          startedAt: { type: ['string', 'null'] },
+          finishedAt: { type: ['string', 'null'] },
+          sourceBytes: { type: ['integer', 'null'] },
+          processedBytes: { type: 'integer' },
+          backupBytes: { type: ['integer', 'null'] },
+          sha256: { type: ['string', 'null'] },
+          compression: { type: ['string', 'null'] },
+          warnings: { type: 'integer' },
+          error: { type: ['string', 'null'] },
+          logs: { type: 'array', items: { type: 'object' } },
+        },
+      },
+    },
+  },
+} as const;

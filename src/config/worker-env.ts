@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/**
+ * The worker's environment, parsed once at startup. Per task: which transfer. Per deployment: where the catalog
+ * and bucket are. The local stack adds endpoints and a secrets dir; on ECS those are absent and the real AWS
+ * services (and Secrets Manager) are used.
+ */
+export const workerEnvSchema = z.object({
+  PGBACKUPS_APP: z.string().min(1),
+  PGBACKUPS_TRANSFER_NUM: z.coerce.number().int().positive(),
+  PGBACKUPS_TABLE: z.string().min(1),
+  PGBACKUPS_BUCKET: z.string().min(1),
+  PGBACKUPS_DYNAMODB_ENDPOINT: z.url().optional(),
+  PGBACKUPS_S3_ENDPOINT: z.url().optional(),
+  PGBACKUPS_SECRETS_DIR: z.string().min(1).optional(),
+  PGBACKUPS_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).optional(),
+  PGBACKUPS_PART_SIZE_MB: z.coerce.number().int().min(5).max(5120).optional(),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+});
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+/** Parses the environment or throws one error naming every missing or bad variable. */
+export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
+  const parsed = workerEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid worker environment: ${problems}`);
+  }
+  return parsed.data;
+}

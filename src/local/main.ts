@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { jsonLogger } from '../core/logger.js';
+import { startLocalStack } from './stack.js';
+
+// `npm run local`: configuration comes from the environment, parsed once here.
+const env = z
+  .object({
+    PGBACKUPS_PORT: z.coerce.number().int().min(0).max(65535).default(8787),
+    PGBACKUPS_DATA_DIR: z.string().min(1).default('.pgbackups'),
+    PGBACKUPS_APP: z.string().min(1).default('local'),
+    DATABASE_URL: z.string().min(1).optional(),
+  })
+  .safeParse(process.env);
+
+if (!env.success) {
+  console.error(
+    `Invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+  );
+  process.exit(2);
+}
+
+const log = jsonLogger({ service: 'pgbackups-local' });
+const stack = await startLocalStack({
+  dataDir: env.data.PGBACKUPS_DATA_DIR,
+  port: env.data.PGBACKUPS_PORT,
+  app: env.data.PGBACKUPS_APP,
+  databaseUrl: env.data.DATABASE_URL,
+  log,
+});
+
+process.stderr.write(
+  [
+    '',
+    `pgbackups is running at ${stack.apiUrl}`,
+    `  data:   ${env.data.PGBACKUPS_DATA_DIR}`,
+    env.data.DATABASE_URL ? `  DATABASE_URL attached as DATABASE of app ${env.data.PGBACKUPS_APP}` : '',
+    `  try:    curl ${stack.apiUrl}/v1/health`,
+    `  CLI:    export PGBACKUPS_API_URL=${stack.apiUrl}`,
+    'Press Ctrl-C to stop.',
+    '',
+  ]
+    .filter((l) => l !== '')
+    .join('\n') + '\n',
+);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`\n${signal}: stopping workers and servers…\n`);
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,240 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { captureBackup } from '../../../src/core/use-cases/capture-backup.js';
+import { attachDatabase, listDatabases, removeDatabase } from '../../../src/core/use-cases/databases.js';
+import { restoreBackup } from '../../../src/core/use-cases/restore-backup.js';
+import { getSettings, updateSettings } from '../../../src/core/use-cases/settings.js';
+import {
+  backupUrl,
+  cancelTransfer,
+  reconcileStoppedTask,
+  requireCompletedBackup,
+} from '../../../src/core/use-cases/transfers.js';
+import { type FakeDeps, fakeDeps } from '../../fakes/index.js';
+
+const URL_WITH_PASSWORD = 'postgres://alice:s3cr3t-pw@db.example:5433/shop?sslmode=require';
+
+let deps: FakeDeps;
+beforeEach(async () => {
+  deps = fakeDeps();
+  await attachDatabase(deps, { app: 'example-app', name: 'DATABASE_URL', url: URL_WITH_PASSWORD });
+});
+
+async function completeBackup(num: number) {
+  const t = await deps.catalog.getTransfer('example-app', num);
+  if (!t || t.target.type !== 'blob') throw new Error('no backup');
+  await deps.blobs.objects.set(t.target.key, Buffer.from('PGDMP'));
+  await deps.catalog.updateTransfer('example-app', num, {
+    status: 'completed',
+    sha256: 'f'.repeat(64),
+    backupBytes: 5,
+    finishedAt: deps.clock.now().toISOString(),
+  });
+}
+
+describe('databases', () => {
+  it('stores the URL only in the secret store and never shows the password', async () => {
+    const [db] = await listDatabases(deps, 'example-app');
+    expect(db).toEqual({
+      name: 'DATABASE',
+      host: 'db.example',
+      port: 5433,
+      database: 'shop',
+      user: 'alice',
+      createdAt: deps.clock.now().toISOString(),
+    });
+    expect(JSON.stringify(await deps.catalog.listDatabases('example-app'))).not.toContain('s3cr3t-pw');
+    expect([...deps.secrets.values.values()]).toEqual([URL_WITH_PASSWORD]);
+  });
+
+  it('refuses a bad URL without echoing it', async () => {
+    const bad = 'mysql://bob:hunter2@h/db';
+    const err = await attachDatabase(deps, { app: 'example-app', name: 'PINK', url: bad }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'bad_request' });
+    expect(err.message).toMatch(/postgres:\/\//);
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('removes the secret and keeps the attachment as removed', async () => {
+    await removeDatabase(deps, { app: 'example-app', name: 'DATABASE' });
+    expect(deps.secrets.values.size).toBe(0);
+    expect(await listDatabases(deps, 'example-app')).toEqual([]);
+    expect(
+      (await deps.catalog.listDatabases('example-app', { includeRemoved: true }))[0]?.removedAt,
+    ).toBeDefined();
+    await expect(captureBackup(deps, { app: 'example-app', type: 'manual' })).rejects.toThrow(
+      /has no databases/,
+    );
+  });
+});
+
+describe('captureBackup', () => {
+  it('creates b001 pending and starts its worker', async () => {
+    const t = await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    expect(t).toMatchObject({
+      id: 'b001',
+      kind: 'backup',
+      type: 'manual',
+      status: 'pending',
+      database: 'DATABASE',
+      target: { type: 'blob', key: 'manual/example-app/DATABASE/b001.dump' },
+      taskRef: 'task-example-app-1',
+    });
+    expect(deps.runner.started).toEqual([{ app: 'example-app', num: 1, id: 'b001' }]);
+  });
+
+  it('names scheduled captures a### from the shared counter', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    const t = await captureBackup(deps, { app: 'example-app', type: 'scheduled' });
+    expect(t.id).toBe('a002');
+    expect(t.target).toEqual({ type: 'blob', key: 'scheduled/example-app/DATABASE/a002.dump' });
+  });
+
+  it('lists the valid databases when the name is unknown', async () => {
+    await expect(
+      captureBackup(deps, { app: 'example-app', database: 'PINK', type: 'manual' }),
+    ).rejects.toThrow('Unknown database: PINK. Valid options are: DATABASE');
+  });
+
+  it('fails the transfer when the worker cannot start', async () => {
+    deps.runner.failNextStart = new Error('no capacity');
+    const t = await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    expect(t).toMatchObject({ status: 'failed', error: 'Could not start the worker: no capacity' });
+  });
+});
+
+describe('restoreBackup', () => {
+  it('restores the newest completed backup into DATABASE by default', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    await captureBackup(deps, { app: 'example-app', type: 'manual' }); // b002 still pending
+    const r = await restoreBackup(deps, { app: 'example-app', extensions: 'public.hstore, pgcrypto' });
+    expect(r).toMatchObject({
+      id: 'r003',
+      kind: 'restore',
+      database: 'DATABASE',
+      source: { type: 'backup', id: 'b001', num: 1, sha256: 'f'.repeat(64), bytes: 5 },
+      target: { type: 'database', app: 'example-app', database: 'DATABASE' },
+      extensions: ['public.hstore', 'pgcrypto'],
+    });
+  });
+
+  it('explains what to do when there is nothing to restore', async () => {
+    await expect(restoreBackup(deps, { app: 'example-app' })).rejects.toMatchObject({
+      code: 'unprocessable',
+      message: 'No backups on example-app. Capture one with pgbackups capture -a example-app',
+    });
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await expect(restoreBackup(deps, { app: 'example-app', backup: 'b001' })).rejects.toThrow(
+      'Backup b001 is pending; only a completed backup can be used',
+    );
+    await expect(restoreBackup(deps, { app: 'example-app', backup: 'b009' })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(restoreBackup(deps, { app: 'example-app', extensions: ['bad name'] })).rejects.toMatchObject(
+      {
+        code: 'bad_request',
+      },
+    );
+  });
+});
+
+describe('cancelTransfer', () => {
+  it('cancels a pending transfer at once and stops its task', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    const t = await cancelTransfer(deps, { app: 'example-app', id: 'b001' });
+    expect(t.status).toBe('cancelled');
+    expect(deps.runner.stopped).toEqual([
+      { taskRef: 'task-example-app-1', reason: 'Cancelled by user (b001)' },
+    ]);
+  });
+
+  it('asks a running transfer to stop and leaves the final status to its worker', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, { status: 'running' });
+    const t = await cancelTransfer(deps, { app: 'example-app', id: '1' });
+    expect(t).toMatchObject({ status: 'running', cancelRequested: true });
+    expect(deps.runner.stopped).toHaveLength(1);
+  });
+
+  it('refuses to cancel a finished transfer with a conflict', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    await expect(cancelTransfer(deps, { app: 'example-app', id: 'b001' })).rejects.toMatchObject({
+      code: 'conflict',
+      message: 'Transfer b001 cannot be cancelled: it has already finished (completed)',
+    });
+  });
+});
+
+describe('reconcileStoppedTask', () => {
+  it('fails a transfer whose worker died, removes its object and alerts once', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, { status: 'running' });
+    await deps.blobs.objects.set('manual/example-app/DATABASE/b001.dump', Buffer.from('half'));
+    const t = await reconcileStoppedTask(deps, {
+      app: 'example-app',
+      num: 1,
+      exitCode: 137,
+      reason: 'OutOfMemory',
+    });
+    expect(t).toMatchObject({
+      status: 'failed',
+      error: 'The worker stopped before finishing: OutOfMemory (exit code 137)',
+    });
+    expect(deps.blobs.objects.size).toBe(0);
+    await reconcileStoppedTask(deps, { app: 'example-app', num: 1, exitCode: 137, reason: 'OutOfMemory' });
+    expect(deps.notifier.alerts).toHaveLength(1);
+    expect(deps.notifier.alerts[0]).toMatchObject({ type: 'transfer.failed', transferId: 'b001' });
+  });
+
+  it('leaves a transfer the worker finished alone', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    const t = await reconcileStoppedTask(deps, { app: 'example-app', num: 1, exitCode: 0, reason: 'exited' });
+    expect(t?.status).toBe('completed');
+    expect(deps.blobs.objects.size).toBe(1);
+  });
+
+  it('records cancelled when the stop was asked for', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, { status: 'running', cancelRequested: true });
+    const t = await reconcileStoppedTask(deps, { app: 'example-app', num: 1, reason: 'killed' });
+    expect(t?.status).toBe('cancelled');
+    expect(deps.notifier.alerts).toEqual([]);
+  });
+});
+
+describe('backupUrl', () => {
+  it('presigns the newest object for an hour by default and bounds the lifetime', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    const res = await backupUrl(deps, { app: 'example-app', id: 'b001' });
+    expect(res.url).toBe('https://blobs.example/manual/example-app/DATABASE/b001.dump?expires=3600');
+    expect(res.expiresAt).toBe(new Date(deps.clock.now().getTime() + 3600_000).toISOString());
+    await expect(
+      backupUrl(deps, { app: 'example-app', id: 'b001', expiresInSeconds: 43201 }),
+    ).rejects.toThrow(/60 to 43200/);
+    expect((await requireCompletedBackup(deps, 'example-app')).id).toBe('b001');
+  });
+});
+
+describe('settings', () => {
+  it('defaults to the standard plan and applies overrides', async () => {
+    expect((await getSettings(deps, 'example-app')).limits).toEqual({
+      manual: 25,
+      daily: 7,
+      weekly: 4,
+      monthly: 0,
+    });
+    const s = await updateSettings(deps, 'example-app', { plan: 'premium', manualLimit: 3 });
+    expect(s.limits).toEqual({ manual: 3, daily: 7, weekly: 8, monthly: 12 });
+    const cleared = await updateSettings(deps, 'example-app', { manualLimit: null });
+    expect(cleared.limits.manual).toBe(50);
+    await expect(updateSettings(deps, 'example-app', { plan: 'gold' })).rejects.toThrow(
+      /Invalid settings: plan/,
+    );
+    await expect(updateSettings(deps, 'example-app', { nope: 1 })).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+  });
+});
