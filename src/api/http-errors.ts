@@ -5,6 +5,7 @@ import { type ApiResponse, json } from './http.js';
 /** The one place typed errors become HTTP statuses. */
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   unprocessable: 422,

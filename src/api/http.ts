@@ -5,6 +5,10 @@ export interface ApiRequest {
   readonly path: string;
   readonly query: Readonly<Record<string, string | undefined>>;
   readonly body?: string;
+  /** Header names in lower case. */
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  /** The API's own origin as the caller reached it (`https://…execute-api…`), set by the transport. */
+  readonly origin?: string;
   /** Correlates the request's log lines. */
   readonly requestId?: string;
 }

@@ -76,6 +76,34 @@ export const openApiDocument = {
         responses: { 202: ok('Started', ref('Transfer')), ...errors },
       },
     },
+    '/v1/apps/{app}/backups/{id}': {
+      parameters: [appParam, idParam],
+      delete: {
+        summary: 'Delete a backup: its object, then its record (a running one is cancelled first)',
+        responses: { 204: ok('Deleted'), ...errors },
+      },
+    },
+    '/v1/apps/{app}/copies': {
+      parameters: [appParam],
+      post: {
+        summary:
+          'Copy a database into another directly (pg_dump → atomic restore); either may be other-app::NAME',
+        requestBody: body({
+          type: 'object',
+          required: ['from', 'to'],
+          properties: { from: { type: 'string' }, to: { type: 'string' } },
+        }),
+        responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
+      },
+    },
+    '/v1/apps/{app}/access': {
+      parameters: [appParam],
+      get: {
+        summary:
+          'Succeeds only for callers allowed on this app; a presigned GET of it proves cross-app access',
+        responses: { 200: ok('Access granted') },
+      },
+    },
     '/v1/apps/{app}/backups/{id}/url': {
       parameters: [appParam, idParam],
       post: {
@@ -115,14 +143,18 @@ export const openApiDocument = {
           {
             type: 'object',
             properties: {
-              backup: { type: 'string', description: 'b101; default: the newest completed backup' },
+              backup: {
+                type: 'string',
+                description:
+                  'b101 or other-app::b101 (needs the x-pgbackups-access-proof header); default: the newest completed backup',
+              },
               database: { type: 'string', description: 'default DATABASE' },
               extensions: { type: 'array', items: { type: 'string' } },
             },
           },
           false,
         ),
-        responses: { 202: ok('Started', ref('Transfer')), ...errors },
+        responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
       },
     },
   },

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import type { CoreDeps } from '../core/deps.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
+import { parseAppName, splitAppQualified } from '../core/names.js';
 import { captureBackup } from '../core/use-cases/capture-backup.js';
+import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
+import { deleteBackup } from '../core/use-cases/delete-backup.js';
 import { restoreBackup } from '../core/use-cases/restore-backup.js';
 import { getSettings, updateSettings } from '../core/use-cases/settings.js';
 import { backupUrl, cancelTransfer, getTransfer, listTransfers } from '../core/use-cases/transfers.js';
+import type { AppAccessVerifier } from './app-access.js';
 import { type ApiRequest, type ApiResponse, json } from './http.js';
 import { errorResponse } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
@@ -57,8 +61,16 @@ const bodies = {
       extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
     })
     .strict(),
+  copy: z.object({ from: z.string().min(1).max(200), to: z.string().min(1).max(200) }).strict(),
   empty: z.object({}).strict(),
 };
+
+/** The other app a reference like `other-app::b101` names, if it is not the path's app. */
+function otherApp(ref: string | undefined, app: string): string | undefined {
+  if (ref === undefined || ref.startsWith('https://') || ref.startsWith('http://')) return undefined;
+  const other = splitAppQualified(ref, app).app;
+  return other === app ? undefined : other;
+}
 
 function queryInt(req: ApiRequest, name: string): number | undefined {
   const raw = req.query[name];
@@ -74,8 +86,13 @@ function queryBool(req: ApiRequest, name: string): boolean {
   throw new ValidationError(`Invalid ${name}: use true or false`);
 }
 
-function routes(deps: CoreDeps): Route[] {
-  const app = (p: Params) => p.app as string;
+function routes(deps: CoreDeps, access: AppAccessVerifier): Route[] {
+  const app = (p: Params) => parseAppName(p.app);
+  /** Checks access to every app a request names besides its own. */
+  const verifyOthers = async (req: ApiRequest, own: string, refs: (string | undefined)[]) => {
+    const others = new Set(refs.map((r) => otherApp(r, own)).filter((a): a is string => a !== undefined));
+    for (const other of others) await access.verify(req, other);
+  };
   return [
     { method: 'GET', pattern: '/v1/health', handler: async () => json(200, { status: 'ok' }) },
     { method: 'GET', pattern: '/v1/openapi.json', handler: async () => json(200, openApiDocument) },
@@ -164,12 +181,36 @@ function routes(deps: CoreDeps): Route[] {
       },
     },
     {
+      method: 'DELETE',
+      pattern: '/v1/apps/:app/backups/:id',
+      handler: async (_req, p) => {
+        await deleteBackup(deps, { app: app(p), id: p.id as string });
+        return json(204, undefined);
+      },
+    },
+    {
       method: 'POST',
       pattern: '/v1/apps/:app/restores',
       handler: async (req, p) => {
         const body = parseBody(req, bodies.restore, true);
+        await verifyOthers(req, app(p), [body.backup]);
         return json(202, transferView(await restoreBackup(deps, { app: app(p), ...body })));
       },
+    },
+    {
+      method: 'POST',
+      pattern: '/v1/apps/:app/copies',
+      handler: async (req, p) => {
+        const body = parseBody(req, bodies.copy);
+        await verifyOthers(req, app(p), [body.from, body.to]);
+        return json(202, transferView(await copyDatabase(deps, { app: app(p), ...body })));
+      },
+    },
+    {
+      // Behind IAM like every route: reaching it proves the caller may act on this app (see app-access.ts).
+      method: 'GET',
+      pattern: '/v1/apps/:app/access',
+      handler: async (_req, p) => json(200, { app: app(p), access: true }),
     },
   ];
 }
@@ -197,8 +238,11 @@ function match(pattern: string, path: string): Params | undefined {
 }
 
 /** One router for every transport: the Lambda handler and the local server both call it. */
-export function createRouter(deps: CoreDeps): (req: ApiRequest) => Promise<ApiResponse> {
-  const table = routes(deps);
+export function createRouter(
+  deps: CoreDeps,
+  opts: { readonly access: AppAccessVerifier },
+): (req: ApiRequest) => Promise<ApiResponse> {
+  const table = routes(deps, opts.access);
   return async (req) => {
     const log = deps.log.child({ requestId: req.requestId, method: req.method, path: req.path });
     try {

@@ -2,7 +2,7 @@
  * Typed errors with stable codes. The API maps each code to an HTTP status in exactly one place
  * (`src/api/http-errors.ts`); everything else throws these and never deals with HTTP.
  */
-export type ErrorCode = 'bad_request' | 'not_found' | 'conflict' | 'unprocessable' | 'internal';
+export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'conflict' | 'unprocessable' | 'internal';
 
 export class PgBackupsError extends Error {
   constructor(
@@ -18,6 +18,13 @@ export class PgBackupsError extends Error {
 export class ValidationError extends PgBackupsError {
   constructor(message: string) {
     super('bad_request', message);
+  }
+}
+
+/** The caller has not shown it may act on an app the request names (e.g. the other app of `other-app::b101`). */
+export class ForbiddenError extends PgBackupsError {
+  constructor(message: string) {
+    super('forbidden', message);
   }
 }
 

@@ -34,6 +34,9 @@ export async function startApiServer(
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
         body,
+        headers: Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(', ') : v]),
+        ),
         requestId: randomUUID(),
       });
     } catch (e) {

@@ -9,6 +9,7 @@ import { DynamoDbCatalog, ensureCatalogTable } from '../adapters/aws/dynamodb-ca
 import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
 import { LocalProcessRunner } from '../adapters/local/process-runner.js';
+import { localAccess } from '../api/app-access.js';
 import { createRouter } from '../api/router.js';
 import type { CoreDeps } from '../core/deps.js';
 import { jsonLogger, type Logger } from '../core/logger.js';
@@ -131,7 +132,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await attachDatabase(coreDeps, { app: opts.app ?? 'local', name: 'DATABASE', url: opts.databaseUrl });
   }
 
-  const api = await startApiServer(createRouter(coreDeps), { host, port: opts.port });
+  const api = await startApiServer(createRouter(coreDeps, { access: localAccess }), {
+    host,
+    port: opts.port,
+  });
 
   return {
     apiUrl: api.url,

@@ -43,13 +43,9 @@ export async function restoreBackup(
       'Restoring from a URL is not available in this version; restore a backup id such as b101',
     );
   }
+  // `other-app::b101`: the API has already checked that the caller may read other-app.
   const ref = input.backup === undefined ? undefined : splitAppQualified(input.backup, app);
-  if (ref && ref.app !== app) {
-    throw new UnprocessableError(
-      `Restoring another app's backup (${input.backup}) is not available in this version; restore a backup of ${app}`,
-    );
-  }
-  const backup = await requireCompletedBackup(deps, app, ref?.name);
+  const backup = await requireCompletedBackup(deps, ref?.app ?? app, ref?.name);
   const target = await requireDatabase(deps, app, input.database ?? 'DATABASE');
   if (backup.target.type !== 'blob' || !backup.sha256 || backup.backupBytes === undefined) {
     throw new UnprocessableError(`Backup ${backup.id} has no verified object to restore from`);
@@ -65,7 +61,7 @@ export async function restoreBackup(
     database: target.name,
     source: {
       type: 'backup',
-      app,
+      app: backup.app,
       id: backup.id,
       num: backup.num,
       key: backup.target.key,

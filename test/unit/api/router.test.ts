@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { localAccess } from '../../../src/api/app-access.js';
 import type { ApiRequest } from '../../../src/api/http.js';
 import { openApiDocument } from '../../../src/api/openapi.js';
 import { createRouter } from '../../../src/api/router.js';
@@ -20,7 +21,7 @@ async function call(method: string, path: string, body?: unknown, query: Record<
 
 beforeEach(() => {
   deps = fakeDeps();
-  route = createRouter(deps);
+  route = createRouter(deps, { access: localAccess });
 });
 
 describe('API router', () => {
@@ -167,13 +168,18 @@ describe('API router', () => {
         .replace('{app}', 'example-app')
         .replace('{id}', 'b001')
         .replace('{name}', 'DATABASE');
-      const res = await route({ method, path: concrete, query: {} });
+      const res = await route({
+        method,
+        path: concrete,
+        query: {},
+        body: method === 'POST' && path.endsWith('copies') ? '{}' : undefined,
+      });
       expect(
         [404, 405].includes(res.status) && JSON.parse(res.body).error.message.startsWith('No route'),
         entry,
       ).toBe(false);
       expect(res.status, entry).not.toBe(405);
     }
-    expect(documented.length).toBe(13);
+    expect(documented.length).toBe(16);
   });
 });

@@ -1,0 +1,43 @@
+import type { CoreDeps } from '../deps.js';
+import { UnprocessableError, ValidationError } from '../errors.js';
+import { parseAppName, splitAppQualified } from '../names.js';
+import { type Transfer, transferName } from '../transfer.js';
+import { requireDatabase } from './databases.js';
+import { launchTransfer } from './transfers.js';
+
+/**
+ * Copies one database into another directly (`pg_dump` → atomic restore, no object in between). Either side may
+ * be `other-app::NAME`; the transfer belongs to the app in the request, and access to the other app is checked
+ * by the caller (the API) before this runs.
+ */
+export async function copyDatabase(
+  deps: CoreDeps,
+  input: { app: string; from: unknown; to: unknown },
+): Promise<Transfer> {
+  const app = parseAppName(input.app);
+  if (typeof input.from !== 'string' || typeof input.to !== 'string') {
+    throw new ValidationError('Invalid copy: give from and to as NAME or other-app::NAME');
+  }
+  const fromRef = splitAppQualified(input.from, app);
+  const toRef = splitAppQualified(input.to, app);
+  const source = await requireDatabase(deps, fromRef.app, fromRef.name);
+  const target = await requireDatabase(deps, toRef.app, toRef.name);
+  if (source.app === target.app && source.name === target.name) {
+    throw new UnprocessableError(
+      `Cannot copy ${source.name} onto itself: choose a different target database`,
+    );
+  }
+  const num = await deps.catalog.nextTransferNum(app);
+  return launchTransfer(deps, {
+    app,
+    num,
+    id: transferName('copy', 'manual', num),
+    kind: 'copy',
+    type: 'manual',
+    status: 'pending',
+    database: target.name,
+    source: { type: 'database', app: source.app, database: source.name },
+    target: { type: 'database', app: target.app, database: target.name },
+    createdAt: deps.clock.now().toISOString(),
+  });
+}
