@@ -19,6 +19,9 @@ if (!env.success) {
   process.exit(2);
 }
 
+// The SDK's "needs Node 22 from 2027" banner concerns the AWS side (Node 22); locally Node 20 is supported.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const log = jsonLogger({ service: 'pgbackups-local' });
 const stack = await startLocalStack({
   dataDir: env.data.PGBACKUPS_DATA_DIR,

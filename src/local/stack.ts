@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   readonly progressIntervalMs?: number;
   readonly scheduler?: Scheduler;
   readonly notifier?: Notifier;
+  /** Show workers' log lines on this process's output. @default 'inherit' */
+  readonly workerOutput?: 'inherit' | 'ignore';
 }
 
 export interface LocalStack {
@@ -85,6 +87,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   let deps: CoreDeps | undefined;
   const runner = new LocalProcessRunner({
     log,
+    workerOutput: opts.workerOutput,
     env: {
       PGBACKUPS_TABLE: LOCAL_TABLE,
       PGBACKUPS_BUCKET: LOCAL_BUCKET,
@@ -95,6 +98,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
+      // Locally Node 20 is supported; the SDK's "needs Node 22 from 2027" banner is for the AWS side, which runs 22.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     onExit: async (exit) => {
       if (!deps) return;

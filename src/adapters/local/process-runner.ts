@@ -21,6 +21,8 @@ export interface LocalProcessRunnerOptions {
   readonly log: Logger;
   /** Called when a worker exits, like ECS's task-state event; the caller reconciles the transfer. */
   readonly onExit: (exit: TaskExit) => void | Promise<void>;
+  /** Where workers' JSON log lines go: the terminal (`inherit`, like a container's log stream) or nowhere. */
+  readonly workerOutput?: 'inherit' | 'ignore';
 }
 
 /**
@@ -42,7 +44,7 @@ export class LocalProcessRunner implements TaskRunner {
         PGBACKUPS_APP: req.app,
         PGBACKUPS_TRANSFER_NUM: String(req.num),
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', this.opts.workerOutput ?? 'inherit', this.opts.workerOutput ?? 'inherit'],
       detached: true,
     });
     const pid = await new Promise<number>((resolve, reject) => {
