@@ -1,0 +1,20 @@
+import type { EventBridgeEvent } from 'aws-lambda';
+import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { stoppedWorkerFromEvent } from '../../src/adapters/aws/ecs-task-runner.js';
+import { reconcileStoppedTask } from '../../src/core/use-cases/transfers.js';
+
+// Built once per cold start and reused by every invocation (DESIGN §1).
+const deps = buildAwsDeps();
+
+/**
+ * `ECS Task State Change` (STOPPED, this cluster): a transfer whose worker stopped without finishing is marked
+ * failed with the stop reason. Tasks that are not pgbackups workers are ignored.
+ */
+export const handler = async (event: EventBridgeEvent<'ECS Task State Change', unknown>) => {
+  const stopped = stoppedWorkerFromEvent(event.detail);
+  if (!stopped) {
+    deps.log.info('task event ignored', { id: event.id });
+    return;
+  }
+  await reconcileStoppedTask(deps, stopped);
+};

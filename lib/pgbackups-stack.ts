@@ -1,0 +1,216 @@
+import { fileURLToPath } from 'node:url';
+import { CfnOutput, Fn, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type { Construct } from 'constructs';
+import { Alerts } from './constructs/alerts.js';
+import { Api } from './constructs/api.js';
+import { bundledFunctions, type FunctionFactory } from './constructs/app-function.js';
+import { BackupsBucket, type BackupsBucketProps } from './constructs/backups-bucket.js';
+import { CatalogTable } from './constructs/catalog-table.js';
+import { ConnectionSecrets } from './constructs/connection-secrets.js';
+import { Network, type NetworkProps } from './constructs/network.js';
+import { Retention } from './constructs/retention.js';
+import {
+  Schedules,
+  scheduledCaptureFunctionArn,
+  scheduledCaptureFunctionName,
+} from './constructs/schedules.js';
+import { TaskEvents } from './constructs/task-events.js';
+import { Watchdog } from './constructs/watchdog.js';
+import { Worker, type WorkerProps } from './constructs/worker.js';
+import { readContext } from './context.js';
+
+/** The repository root: build context of the worker image and base of the Lambda entries. */
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Props of {@link PgBackupsStack}. Each also has a context key (see `lib/context.ts`); props win. */
+export interface PgBackupsStackProps extends StackProps {
+  /**
+   * Builds the Lambda functions.
+   * @default - bundled from `lambdas/*` with the local esbuild
+   */
+  readonly functions?: FunctionFactory;
+  /**
+   * The worker image.
+   * @default - built from `containers/worker/Dockerfile` at deploy time
+   */
+  readonly workerImage?: ecs.ContainerImage;
+  /**
+   * Where the worker runs.
+   * @default - a new VPC (context: vpcId, subnetIds, securityGroupId, assignPublicIp, databaseSecurityGroupIds)
+   */
+  readonly network?: NetworkProps;
+  /**
+   * Worker size.
+   * @default - 1 vCPU, 2 GiB, 50 GiB ephemeral storage (context: workerCpu, workerMemoryMiB, workerEphemeralStorageGiB)
+   */
+  readonly worker?: Pick<
+    WorkerProps,
+    'cpu' | 'memoryMiB' | 'ephemeralStorageGiB' | 'logRetention' | 'containerInsights'
+  >;
+  /**
+   * Lifecycle of the backups bucket.
+   * @default - DESIGN §6 backstops (context: scheduledExpirationDays)
+   */
+  readonly backups?: BackupsBucketProps;
+  /**
+   * Email subscribed to the alerts topic.
+   * @default - none (context: alertEmail)
+   */
+  readonly alertEmail?: string;
+  /**
+   * Name prefix of the connection secrets in Secrets Manager.
+   * @default 'pgbackups' (context: secretsPrefix)
+   */
+  readonly secretsPrefix?: string;
+}
+
+/**
+ * pgbackups in one stack: catalog, backups bucket, network, worker, API, schedules, retention, task events,
+ * watchdog and alerts. Environment-agnostic, so `cdk synth --lookups=false` needs no AWS account.
+ */
+export class PgBackupsStack extends Stack {
+  public readonly catalog: CatalogTable;
+  public readonly backups: BackupsBucket;
+  public readonly network: Network;
+  public readonly worker: Worker;
+  public readonly api: Api;
+  public readonly schedules: Schedules;
+  public readonly taskEvents: TaskEvents;
+  public readonly retention: Retention;
+  public readonly watchdog: Watchdog;
+  public readonly alerts: Alerts;
+  public readonly secrets: ConnectionSecrets;
+
+  constructor(scope: Construct, id: string, props: PgBackupsStackProps = {}) {
+    super(scope, id, { description: 'pgbackups: logical PostgreSQL backups (Heroku PGBackups)', ...props });
+    const ctx = readContext(this.node);
+    const functions = props.functions ?? bundledFunctions(REPO_ROOT);
+
+    this.catalog = new CatalogTable(this, 'Catalog');
+    this.backups = new BackupsBucket(this, 'Backups', {
+      scheduledExpirationDays: ctx.scheduledExpirationDays,
+      ...props.backups,
+    });
+    this.secrets = new ConnectionSecrets(this, 'ConnectionSecrets', {
+      prefix: props.secretsPrefix ?? ctx.secretsPrefix,
+    });
+    this.alerts = new Alerts(this, 'Alerts', { email: props.alertEmail ?? ctx.alertEmail });
+    this.network = new Network(this, 'Network', {
+      vpcId: ctx.vpcId,
+      subnetIds: ctx.subnetIds,
+      securityGroupId: ctx.securityGroupId,
+      assignPublicIp: ctx.assignPublicIp,
+      databaseSecurityGroupIds: ctx.databaseSecurityGroupIds,
+      ...props.network,
+    });
+    this.worker = new Worker(this, 'Worker', {
+      vpc: this.network.vpc,
+      repoRoot: REPO_ROOT,
+      image: props.workerImage,
+      cpu: ctx.workerCpu,
+      memoryMiB: ctx.workerMemoryMiB,
+      ephemeralStorageGiB: ctx.workerEphemeralStorageGiB,
+      ...props.worker,
+      // What containers/worker/main.ts reads (plus AWS_REGION); it finds each connection secret by the ARN stored
+      // in the catalog, and RunTask adds PGBACKUPS_APP and PGBACKUPS_TRANSFER_NUM.
+      environment: {
+        PGBACKUPS_TABLE: this.catalog.table.tableName,
+        PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
+      },
+    });
+
+    // Every function builds the same CoreDeps (buildAwsDeps), so every function gets the same names; what each may
+    // do with them is decided by its grants below. The schedule names are lazy because the scheduled-capture
+    // function is itself created by Schedules; its ARN is formatted, not referenced, so its own environment can
+    // contain it without a cycle.
+    const environment: Record<string, string> = {
+      PGBACKUPS_TABLE: this.catalog.table.tableName,
+      PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
+      PGBACKUPS_CLUSTER: this.worker.cluster.clusterArn,
+      PGBACKUPS_TASK_DEFINITION: this.worker.taskDefinition.taskDefinitionArn,
+      PGBACKUPS_SUBNETS: Fn.join(',', this.network.subnetIds),
+      PGBACKUPS_SECURITY_GROUPS: this.network.securityGroup.securityGroupId,
+      PGBACKUPS_ASSIGN_PUBLIC_IP: String(this.network.assignPublicIp),
+      PGBACKUPS_SECRETS_PREFIX: this.secrets.prefix,
+      PGBACKUPS_SCHEDULE_GROUP: Lazy.string({ produce: () => this.schedules.group.scheduleGroupName }),
+      PGBACKUPS_SCHEDULER_ROLE_ARN: Lazy.string({ produce: () => this.schedules.schedulerRole.roleArn }),
+      PGBACKUPS_SCHEDULED_CAPTURE_ARN: scheduledCaptureFunctionArn(this),
+      PGBACKUPS_ALERTS_TOPIC_ARN: this.alerts.topic.topicArn,
+      PGBACKUPS_EVENT_BUS: 'default',
+    };
+
+    this.api = new Api(this, 'Api', { functions, environment });
+    this.schedules = new Schedules(this, 'Schedules', {
+      functions,
+      environment,
+      functionName: scheduledCaptureFunctionName(this),
+    });
+    this.taskEvents = new TaskEvents(this, 'TaskEvents', {
+      functions,
+      environment,
+      cluster: this.worker.cluster,
+    });
+    this.retention = new Retention(this, 'Retention', { functions, environment });
+    this.watchdog = new Watchdog(this, 'Watchdog', { functions, environment });
+
+    this.grantLeastPrivilege();
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'Base URL of the pgbackups API (PGBACKUPS_API_URL)',
+    });
+    new CfnOutput(this, 'BackupsBucketName', { value: this.backups.bucket.bucketName });
+    new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
+  }
+
+  /** Who may do what: each function and the worker get only the actions their use cases need. */
+  private grantLeastPrivilege(): void {
+    const taskRole = this.worker.taskDefinition.taskRole;
+    const api = this.api.handler;
+    const capture = this.schedules.captureFunction;
+    const taskEvents = this.taskEvents.handler;
+    const prune = this.retention.handler;
+    const watchdog = this.watchdog.handler;
+
+    for (const fn of [api, capture, taskEvents, prune, watchdog]) {
+      this.catalog.grantReadWrite(fn);
+      this.alerts.grantNotify(fn);
+    }
+    // Worker: streams dumps in and out, reads connection URLs, records progress and logs. Alerts about its
+    // outcome are sent by the functions, so it needs no notify rights.
+    this.catalog.grantReadWrite(taskRole);
+    // DeleteObject: a capture whose stored object fails verification removes it rather than leave a bad dump.
+    this.backups.grantObjects(
+      taskRole,
+      's3:GetObject',
+      's3:PutObject',
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+    );
+    this.secrets.grantRead(taskRole);
+
+    // API: attaches databases (writes secrets), starts and cancels transfers, presigns downloads, deletes backups,
+    // and keeps EventBridge schedules in step with the catalog.
+    this.secrets.grantWrite(api);
+    this.backups.grantObjects(api, 's3:GetObject', 's3:DeleteObject');
+    this.worker.grantRunTasks(api);
+    this.worker.grantManageTasks(api);
+    this.schedules.grantManageSchedules(api);
+
+    // Scheduled capture and watchdog start captures; a capture may expire the oldest backup past a limit. The
+    // watchdog also checks whether a stuck transfer's task is alive and stops it.
+    for (const fn of [capture, watchdog]) {
+      this.worker.grantRunTasks(fn);
+      this.backups.grantObjects(fn, 's3:DeleteObject');
+    }
+    this.worker.grantManageTasks(watchdog);
+
+    // Task events: a stopped worker's half-made dump is deleted when its transfer is marked failed.
+    this.backups.grantObjects(taskEvents, 's3:DeleteObject');
+
+    // Prune: deletes expired dumps, and lists a removed database's objects after its grace period.
+    this.backups.grantObjects(prune, 's3:DeleteObject');
+    this.backups.grantList(prune);
+  }
+}
