@@ -88,7 +88,13 @@ export class TimerScheduler implements Scheduler {
   }
 
   private put(s: Schedule): void {
-    this.entries.set(key(s.app, s.database), { schedule: s, next: nextRunAt(s, this.clock.now()) });
+    try {
+      this.entries.set(key(s.app, s.database), { schedule: s, next: nextRunAt(s, this.clock.now()) });
+    } catch (e) {
+      // A stored schedule the core no longer understands must not stop the other schedules (or the stack).
+      this.entries.delete(key(s.app, s.database));
+      this.log.error('schedule ignored', { app: s.app, database: s.database, error: errorMessage(e) });
+    }
   }
 
   private disarm(): void {
