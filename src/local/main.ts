@@ -32,7 +32,7 @@ const stack = await startLocalStack({
 });
 
 process.stderr.write(
-  [
+  `${[
     '',
     `pgbackups is running at ${stack.apiUrl}`,
     `  data:   ${env.data.PGBACKUPS_DATA_DIR}`,
@@ -43,7 +43,7 @@ process.stderr.write(
     '',
   ]
     .filter((l) => l !== '')
-    .join('\n') + '\n',
+    .join('\n')}\n`,
 );
 
 let stopping = false;

@@ -21,7 +21,7 @@ beforeEach(async () => {
 
 async function completeBackup(num: number) {
   const t = await deps.catalog.getTransfer('example-app', num);
-  if (!t || t.target.type !== 'blob') throw new Error('no backup');
+  if (t?.target.type !== 'blob') throw new Error('no backup');
   await deps.blobs.objects.set(t.target.key, Buffer.from('PGDMP'));
   await deps.catalog.updateTransfer('example-app', num, {
     status: 'completed',
