@@ -1,0 +1,163 @@
+import { pipeline } from 'node:stream/promises';
+import { errorMessage } from '../core/logger.js';
+import type { TransferPatch } from '../core/transfer.js';
+import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
+import { childEnv } from './libpq-env.js';
+import { describeExit, type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
+import { HashCounter } from './streams.js';
+import { levelOfToolLine } from './transfer-log.js';
+
+export interface PgDumpVersion {
+  /** e.g. `15.18` */
+  readonly version: string;
+  readonly major: number;
+}
+
+/** Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
+export function parsePgDumpVersion(output: string): PgDumpVersion {
+  const m = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)?\S*)/.exec(output);
+  if (!m?.[1] || !m[2])
+    throw new Error(`Unexpected pg_dump --version output: ${output.trim().slice(0, 100)}`);
+  return { version: m[1], major: Number(m[2]) };
+}
+
+/**
+ * pg_dump's compression: zstd on a 16+ client (faster and smaller than gzip at level 1), gzip on older ones.
+ * Level 1 by default: the dump is CPU-bound long before the network is, and level 1 keeps most of the gain.
+ */
+export function chooseCompression(pgDumpMajor: number, level?: number): { args: string[]; label: string } {
+  if (pgDumpMajor >= 16) {
+    const l = level ?? 1;
+    return l === 0
+      ? { args: ['--compress=none'], label: 'none' }
+      : { args: [`--compress=zstd:${l}`], label: `zstd:${l}` };
+  }
+  const l = level ?? 1;
+  return { args: [`--compress=${l}`], label: l === 0 ? 'none' : `gzip:${l}` };
+}
+
+export async function pgDumpVersion(ctx: PipelineContext): Promise<PgDumpVersion> {
+  const r = await runPgCommand({
+    name: 'pg_dump',
+    program: ctx.program('pg_dump'),
+    args: ['--version'],
+    env: childEnv({}),
+    secrets: ctx.secrets,
+  });
+  if (r.exit.code !== 0)
+    throw new Error(`pg_dump --version failed (${describeExit(r.exit)}): ${r.stderr.join(' ')}`);
+  return parsePgDumpVersion(r.stdout);
+}
+
+/** Starts `pg_dump --format=custom` on `conn`, its `--verbose` lines going to the transfer log. */
+export function startDump(
+  ctx: PipelineContext,
+  conn: Connection,
+  compressionArgs: readonly string[],
+): PgProcess {
+  return startPgProcess({
+    name: 'pg_dump',
+    program: ctx.program('pg_dump'),
+    args: [
+      '--format=custom',
+      '--no-owner',
+      '--no-privileges',
+      '--quote-all-identifiers',
+      '--verbose',
+      `--lock-wait-timeout=${ctx.lockWaitTimeout}`,
+      ...compressionArgs,
+    ],
+    env: conn.env,
+    stdout: 'pipe',
+    secrets: ctx.secrets,
+    onStderrLine: (line) => ctx.tlog.add(levelOfToolLine(line), line),
+  });
+}
+
+/** pg_dump's error, with a hint when it gave up waiting for a lock. */
+export function dumpError(
+  ctx: PipelineContext,
+  dump: PgProcess,
+  exit: { code: number | null; signal: NodeJS.Signals | null },
+) {
+  const waitedForLock =
+    dump.stderrTail().some((l) => /LOCK TABLE/.test(l)) &&
+    dump.stderrTail().some((l) => /statement timeout|lock timeout/.test(l));
+  return toolError(
+    dump,
+    exit,
+    waitedForLock
+      ? `Another session held a conflicting lock on a table for longer than ${ctx.lockWaitTimeout}; retry when it is released`
+      : undefined,
+  );
+}
+
+/**
+ * Capture: pg_dump → count + SHA-256 (the end of the stream is gated on pg_dump's exit code) → multipart upload.
+ * Any failure or cancel leaves no object behind.
+ */
+export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
+  const { transfer: t, deps } = ctx;
+  if (t.source.type !== 'database' || t.target.type !== 'blob') {
+    throw new Error(`Backup ${t.id} needs a database source and a blob target`);
+  }
+  const key = t.target.key;
+  const source = await ctx.connect(t.source.app, t.source.database);
+  const server = await inspectServer(ctx, source);
+  const dumpVersion = await pgDumpVersion(ctx);
+  const settings = await deps.catalog.getSettings(t.app);
+  const compression = chooseCompression(dumpVersion.major, settings?.compressionLevel);
+  const early: TransferPatch = {
+    sourceBytes: server.sizeBytes,
+    serverVersion: server.serverVersion,
+    pgDumpVersion: dumpVersion.version,
+    compression: compression.label,
+  };
+  await ctx.record(early);
+  ctx.signal.throwIfAborted();
+
+  ctx.tlog.info(
+    `backing up ${t.source.database} (PostgreSQL ${server.serverVersion}, ${server.sizeBytes} bytes)`,
+  );
+  ctx.tlog.info('waiting for pg_dump to complete');
+  const dump = startDump(ctx, source, compression.args);
+  const body = new HashCounter({
+    onBytes: ctx.onBytes,
+    beforeEnd: async () => {
+      const exit = await dump.exited;
+      if (exit.code !== 0) throw dumpError(ctx, dump, exit);
+    },
+  });
+  // The upload's rejection carries the error; this pipeline only moves bytes with backpressure.
+  pipeline(dump.child.stdout!, body).catch(() => {});
+  const stop = () => dump.stop();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  ctx.tlog.info('waiting for upload to complete');
+  try {
+    await deps.blobs.upload(key, body, { signal: ctx.signal });
+  } catch (e) {
+    dump.stop();
+    const exit = await dump.exited;
+    await deps.blobs.delete(key).catch(() => {});
+    ctx.signal.throwIfAborted();
+    if (exit.code !== 0) {
+      ctx.tlog.error('pg_dump finished with errors');
+      throw dumpError(ctx, dump, exit);
+    }
+    ctx.tlog.error('upload finished with errors');
+    throw new Error(`Upload of the backup failed: ${errorMessage(e)}`);
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+  }
+  ctx.tlog.info('pg_dump finished successfully');
+  ctx.tlog.info('upload finished successfully');
+
+  const sha256 = body.sha256!;
+  const stored = await deps.blobs.head(key);
+  if (stored?.bytes !== body.bytes) {
+    await deps.blobs.delete(key).catch(() => {});
+    throw new Error(`The stored backup has ${stored?.bytes ?? 'no'} bytes but ${body.bytes} were uploaded`);
+  }
+  ctx.tlog.info(`backup stored: ${body.bytes} bytes, sha256 ${sha256}`);
+  return { ...early, processedBytes: body.bytes, backupBytes: body.bytes, sha256 };
+}

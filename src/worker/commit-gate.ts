@@ -1,0 +1,170 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+export type CommitDecision = 'pending' | 'commit' | 'rollback';
+
+export interface CommitGateOptions {
+  /** SQL written before the script. */
+  readonly prelude: string;
+  /**
+   * Called once the script has ended. `scriptComplete` is false when no final `COMMIT;` was seen (pg_restore died
+   * or the archive was truncated); the gate then always rolls back whatever `decide` says.
+   */
+  readonly decide: (scriptComplete: boolean) => Promise<boolean>;
+}
+
+const NL = 0x0a;
+const COMMIT = 'COMMIT;';
+const BEGIN = 'BEGIN;';
+/** A trailer longer than this is not pg_restore's end-of-script boilerplate. */
+const MAX_TRAILER_BYTES = 64 * 1024;
+/** The header before `BEGIN;` is a few comment lines and `\restrict`; a longer line ends the search. */
+const MAX_HEAD_LINE_BYTES = 4096;
+
+const lineText = (line: Buffer) => line.toString('utf8').replace(/\r?\n$/, '');
+const isTrailerLine = (text: string) =>
+  text.trim() === '' || text.startsWith('--') || text.startsWith('\\unrestrict');
+
+/**
+ * Sits between `pg_restore --single-transaction -f -` and `psql`, so that a restore either fully happens or leaves
+ * the target exactly as it was:
+ *
+ * - it first emits `prelude` (our `BEGIN;` plus the wipe of the target), so the wipe is part of the transaction;
+ * - it drops the script's own leading `BEGIN;` (psql would only warn "already a transaction in progress", but a
+ *   clean log is worth one line of parsing);
+ * - it holds back the script's final `COMMIT;` (and the comment/`\unrestrict` trailer after it), and at the end
+ *   asks `decide` — which waits for pg_restore's exit code and the source checksum — whether to write `COMMIT;` or
+ *   `ROLLBACK;`.
+ *
+ * Memory stays bounded: only the start of a line that could be `COMMIT;`/`BEGIN;`, and a short trailer, are held.
+ * A `COMMIT;` line that turns out not to be the last statement (e.g. a COPY row whose text is `COMMIT;`) is
+ * released unchanged.
+ */
+export class CommitGate extends Transform {
+  private mode: 'head' | 'body' = 'head';
+  /** Passing through the rest of a line already known not to matter. */
+  private midLine = false;
+  /** The held start of the current line. */
+  private partial: Buffer = Buffer.alloc(0);
+  /** A `COMMIT;` line and the trailer lines after it, held until we know whether it was the last statement. */
+  private trailer: Buffer[] | undefined;
+  private trailerBytes = 0;
+  private readonly decide: CommitGateOptions['decide'];
+  private decisionValue: CommitDecision = 'pending';
+
+  constructor(opts: CommitGateOptions) {
+    super();
+    this.decide = opts.decide;
+    this.push(opts.prelude);
+  }
+
+  /** What was written at the end: `commit` means psql has been (or is being) sent `COMMIT;`. */
+  get decision(): CommitDecision {
+    return this.decisionValue;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.midLine) {
+        const j = chunk.indexOf(NL, i);
+        if (j < 0) {
+          this.push(chunk.subarray(i));
+          break;
+        }
+        this.push(chunk.subarray(i, j + 1));
+        i = j + 1;
+        this.midLine = false;
+        continue;
+      }
+      const j = chunk.indexOf(NL, i);
+      if (j < 0) {
+        this.partial = Buffer.concat([this.partial, chunk.subarray(i)]);
+        if (!this.partialMayMatter()) {
+          this.mode = 'body';
+          this.releaseTrailer();
+          this.push(this.partial);
+          this.partial = Buffer.alloc(0);
+          this.midLine = true;
+        }
+        break;
+      }
+      const line = this.partial.length
+        ? Buffer.concat([this.partial, chunk.subarray(i, j + 1)])
+        : chunk.subarray(i, j + 1);
+      this.partial = Buffer.alloc(0);
+      i = j + 1;
+      this.onLine(line);
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.partial.length) {
+      this.onLine(this.partial);
+      this.partial = Buffer.alloc(0);
+    }
+    const complete = this.trailer !== undefined;
+    // Everything after the held COMMIT (comments, \unrestrict) is harmless inside the transaction.
+    for (const line of this.trailer?.slice(1) ?? []) this.push(line);
+    this.trailer = undefined;
+    this.decide(complete).then(
+      (ok) => {
+        this.decisionValue = ok && complete ? 'commit' : 'rollback';
+        if (this.decisionValue === 'commit') this.push(`\n${COMMIT}\n`);
+        // After a truncated script psql may hold half a statement: ROLLBACK would only be glued onto it. Ending
+        // the input without COMMIT rolls back just the same, when psql disconnects.
+        else if (complete) this.push('\nROLLBACK;\n');
+        cb();
+      },
+      (e: unknown) => {
+        this.decisionValue = 'rollback';
+        cb(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  }
+
+  private partialMayMatter(): boolean {
+    if (this.mode === 'head') return this.partial.length <= MAX_HEAD_LINE_BYTES;
+    const text = this.partial.toString('utf8');
+    if (COMMIT.startsWith(text)) return true;
+    return (
+      this.trailer !== undefined &&
+      this.trailerBytes + this.partial.length <= MAX_TRAILER_BYTES &&
+      (isTrailerLine(text) || '--'.startsWith(text) || '\\unrestrict'.startsWith(text))
+    );
+  }
+
+  private onLine(line: Buffer): void {
+    const text = lineText(line);
+    if (this.mode === 'head') {
+      if (text === BEGIN) {
+        this.mode = 'body';
+        return;
+      }
+      if (text.trim() === '' || text.startsWith('--') || text.startsWith('\\')) {
+        this.push(line);
+        return;
+      }
+      this.mode = 'body';
+    }
+    if (text === COMMIT) {
+      this.releaseTrailer();
+      this.trailer = [line];
+      this.trailerBytes = line.length;
+      return;
+    }
+    if (this.trailer && isTrailerLine(text) && this.trailerBytes + line.length <= MAX_TRAILER_BYTES) {
+      this.trailer.push(line);
+      this.trailerBytes += line.length;
+      return;
+    }
+    this.releaseTrailer();
+    this.push(line);
+  }
+
+  private releaseTrailer(): void {
+    for (const line of this.trailer ?? []) this.push(line);
+    this.trailer = undefined;
+    this.trailerBytes = 0;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Connection URL → libpq environment variables for pg_dump, pg_restore and psql. Credentials reach the child only
+ * through its environment: never argv (visible in `ps` and /proc), never a log line or error message.
+ */
+
+/** Every child of the worker identifies itself in `pg_stat_activity` under this name. */
+export const APPLICATION_NAME = 'pgbackups';
+
+/** Query parameters of a connection URL and the libpq variable each becomes. */
+const QUERY_PARAMS: Record<string, string> = {
+  host: 'PGHOST',
+  hostaddr: 'PGHOSTADDR',
+  port: 'PGPORT',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  dbname: 'PGDATABASE',
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslcrl: 'PGSSLCRL',
+  sslcompression: 'PGSSLCOMPRESSION',
+  sslsni: 'PGSSLSNI',
+  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
+  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
+  channel_binding: 'PGCHANNELBINDING',
+  connect_timeout: 'PGCONNECT_TIMEOUT',
+  options: 'PGOPTIONS',
+  target_session_attrs: 'PGTARGETSESSIONATTRS',
+  gssencmode: 'PGGSSENCMODE',
+  krbsrvname: 'PGKRBSRVNAME',
+  requirepeer: 'PGREQUIREPEER',
+  // Ignored on purpose: the worker always names itself (see APPLICATION_NAME).
+  application_name: '',
+  fallback_application_name: '',
+};
+
+/** Seconds libpq waits for a connection when the URL does not say; a dead host must not hang a worker. */
+const DEFAULT_CONNECT_TIMEOUT = '30';
+
+/**
+ * Parses a `postgres://` or `postgresql://` URL into libpq variables. Errors never include the URL: it holds the
+ * password.
+ */
+export function libpqEnv(url: string): Record<string, string> {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('The database URL is not a valid postgres:// URL');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new Error(`The database URL must start with postgres:// (got ${u.protocol}//)`);
+  }
+  const env: Record<string, string> = {};
+  // Non-special schemes keep the host percent-encoded (a unix socket directory is written %2Fvar%2Frun…).
+  const host = decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
+  if (host) env.PGHOST = host;
+  if (u.port) env.PGPORT = u.port;
+  if (u.username) env.PGUSER = decodeURIComponent(u.username);
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (db) env.PGDATABASE = db;
+  for (const [name, value] of u.searchParams) {
+    const variable = QUERY_PARAMS[name];
+    if (variable === undefined)
+      throw new Error(`Unsupported parameter ${JSON.stringify(name)} in the database URL`);
+    if (variable) env[variable] = value;
+  }
+  env.PGCONNECT_TIMEOUT ??= DEFAULT_CONNECT_TIMEOUT;
+  env.PGAPPNAME = APPLICATION_NAME;
+  return env;
+}
+
+/**
+ * The environment of a pg child process: the worker's own minus any inherited libpq variable (a stray PGPASSFILE
+ * or PGSERVICE must not change where a dump comes from), plus the connection's.
+ */
+export function childEnv(
+  pg: Record<string, string>,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('PG')) env[k] = v;
+  // Messages stay in English so log lines and the error matching below are predictable.
+  return { ...env, LC_MESSAGES: 'C', ...pg };
+}
+
+/** Strings that must never appear in a log line or error: the password, and the URL that carries it. */
+export function secretsOf(url: string, env: Record<string, string>): string[] {
+  return [url, env.PGPASSWORD].filter((s): s is string => typeof s === 'string' && s.length >= 3);
+}

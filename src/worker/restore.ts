@@ -1,0 +1,279 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errorMessage } from '../core/logger.js';
+import type { TransferPatch } from '../core/transfer.js';
+import { chooseCompression, dumpError, pgDumpVersion, startDump } from './capture.js';
+import { CommitGate } from './commit-gate.js';
+import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
+import { childEnv } from './libpq-env.js';
+import { startPgProcess } from './pg-process.js';
+import { restorePrelude } from './restore-sql.js';
+import { ChildStdinSink, HashCounter } from './streams.js';
+import { levelOfToolLine } from './transfer-log.js';
+
+/** Where a restore's custom-format archive comes from. */
+interface ArchiveSource {
+  readonly stream: Readable;
+  /** Once the stream has ended and pg_restore exited 0: a reason to roll back, or undefined to commit. */
+  verify(counter: HashCounter): Promise<string | undefined>;
+  /** Resolves with a reason if the source fails on its own (pg_dump died), so everything stops at once. */
+  readonly failed?: Promise<string | undefined>;
+  stop(): void;
+}
+
+interface RestoreResult {
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+const UNCHANGED = 'the target database was left unchanged';
+
+/** psql's harmless chatter inside our transaction. */
+const IGNORED_PSQL_LINES = /there is already a transaction in progress/;
+
+/**
+ * archive → count + SHA-256 → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the final COMMIT
+ * held until pg_restore exited 0 and the source verified) → `psql -v ON_ERROR_STOP=1` on the target. Any failure
+ * before the COMMIT is sent rolls back everything, the wipe included.
+ */
+async function restoreArchive(
+  ctx: PipelineContext,
+  target: Connection,
+  source: ArchiveSource,
+  extensions: readonly string[] | undefined,
+): Promise<RestoreResult> {
+  const prelude = restorePrelude({ extensions, lockTimeout: ctx.lockWaitTimeout });
+  const toolLine = (line: string) => {
+    if (!IGNORED_PSQL_LINES.test(line)) ctx.tlog.add(levelOfToolLine(line), line);
+  };
+  const psql = startPgProcess({
+    name: 'psql',
+    program: ctx.program('psql'),
+    args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1'],
+    env: target.env,
+    stdin: 'pipe',
+    stdout: 'ignore',
+    secrets: ctx.secrets,
+    onStderrLine: toolLine,
+  });
+  const restore = startPgProcess({
+    name: 'pg_restore',
+    program: ctx.program('pg_restore'),
+    args: [
+      '--no-owner',
+      '--no-privileges',
+      '--single-transaction',
+      '--format=custom',
+      '--verbose',
+      '-f',
+      '-',
+    ],
+    // pg_restore only converts the archive to SQL here; it never connects, so it gets no credentials.
+    env: childEnv({}),
+    stdin: 'pipe',
+    stdout: 'pipe',
+    secrets: ctx.secrets,
+    onStderrLine: toolLine,
+  });
+
+  // Our own failures (as opposed to a cancel) stop everything early through this controller. The first failure
+  // observed is the one reported: the others are usually its consequences (EPIPE, killed processes).
+  const stopper = new AbortController();
+  let failure: string | undefined;
+  const fail = (reason: string) => {
+    failure ??= reason;
+    stopper.abort();
+  };
+  let gateRef: CommitGate | undefined;
+  const stopAll = () => {
+    // Once COMMIT is on its way, killing psql could not undo it; let it finish and report what happened.
+    if (gateRef?.decision === 'commit') return;
+    psql.stop();
+    restore.stop();
+    source.stop();
+  };
+  stopper.signal.addEventListener('abort', stopAll, { once: true });
+  const onCancel = () => stopper.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onCancel, { once: true });
+
+  void psql.exited.then((exit) => {
+    if (exit.code !== 0 && !exit.signal && gateRef?.decision !== 'commit') {
+      ctx.tlog.error('restore finished with errors');
+      fail(toolError(psql, exit).message);
+    }
+  });
+  void restore.exited.then(async (exit) => {
+    if (exit.code === 0 || exit.signal) return;
+    // pg_restore writing into a psql that stopped on an SQL error dies of EPIPE: psql's error is the cause.
+    if (restore.stderrTail().some((l) => /could not write|broken pipe/i.test(l))) {
+      const p = await psql.exited;
+      if (p.code !== 0 && !p.signal) return;
+    }
+    ctx.tlog.error('pg_restore finished with errors');
+    fail(toolError(restore, exit).message);
+  });
+  void source.failed?.then((reason) => {
+    if (reason) fail(reason);
+  });
+
+  const counter = new HashCounter({ onBytes: ctx.onBytes });
+  const sink = new ChildStdinSink(restore.child.stdin!);
+  ctx.tlog.info('waiting for pg_restore to complete');
+  const fed = pipeline(source.stream, counter, sink, { signal: stopper.signal }).catch((e: unknown) => {
+    if (!stopper.signal.aborted) {
+      ctx.tlog.error('download finished with errors');
+      fail(`Reading the backup failed: ${errorMessage(e)}`);
+    }
+  });
+  const gate = new CommitGate({
+    prelude,
+    decide: async (complete) => {
+      const [exit] = await Promise.all([restore.exited, fed]);
+      if (exit.code !== 0 || stopper.signal.aborted) return false;
+      if (!complete) {
+        fail('pg_restore produced an incomplete script (no final COMMIT)');
+        return false;
+      }
+      const verifyFailure = await source.verify(counter);
+      if (verifyFailure) {
+        // Not through fail(): psql rolls back cleanly on the ROLLBACK the gate now writes.
+        failure ??= verifyFailure;
+        return false;
+      }
+      ctx.tlog.info('pg_restore finished successfully');
+      ctx.tlog.info('all checks passed: sending COMMIT');
+      return true;
+    },
+  });
+  gateRef = gate;
+  const applied = pipeline(restore.child.stdout!, gate, psql.child.stdin!).catch(async (e: unknown) => {
+    // EPIPE here usually means psql stopped on an SQL error: its exit, reported above, is the real story.
+    await Promise.all([psql.exited, restore.exited]);
+    if (!stopper.signal.aborted) fail(`Feeding the restore script to psql failed: ${errorMessage(e)}`);
+  });
+
+  const [psqlExit] = await Promise.all([psql.exited, restore.exited, fed, applied, source.failed]);
+  ctx.signal.removeEventListener('abort', onCancel);
+
+  if (gate.decision === 'commit') {
+    if (psqlExit.code === 0) {
+      ctx.tlog.info('restore finished successfully');
+      return { bytes: counter.bytes, sha256: counter.sha256! };
+    }
+    ctx.tlog.error('restore finished with errors');
+    // Exit 2: the connection broke, possibly during COMMIT, so nobody can tell whether it happened.
+    if (psqlExit.code === 2) {
+      throw new Error(
+        `${toolError(psql, psqlExit).message}; the connection was lost while committing, so the target database may or may not have been restored`,
+      );
+    }
+    // psql stopped on an error in the last part of the script, or COMMIT itself failed (a deferred constraint):
+    // either way PostgreSQL rolled the transaction back.
+    throw new Error(`${toolError(psql, psqlExit).message}; ${UNCHANGED}`);
+  }
+  ctx.signal.throwIfAborted();
+  ctx.tlog.error(`rolled back: ${UNCHANGED}`);
+  throw new Error(`${failure ?? 'The restore was rolled back'}; ${UNCHANGED}`);
+}
+
+/** Restore: a stored backup (or an https URL) into an attached database. */
+export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
+  const { transfer: t, deps } = ctx;
+  if (t.target.type !== 'database' || t.source.type === 'database') {
+    throw new Error(`Restore ${t.id} needs a backup or URL source and a database target`);
+  }
+  const target = await ctx.connect(t.target.app, t.target.database);
+  const server = await inspectServer(ctx, target);
+  await ctx.record({ serverVersion: server.serverVersion });
+  ctx.signal.throwIfAborted();
+
+  let source: ArchiveSource;
+  const src = t.source;
+  if (src.type === 'backup') {
+    ctx.tlog.info(`restoring ${src.id} (${src.bytes} bytes) into ${t.target.database}`);
+    const stream = await deps.blobs.download(src.key).catch((e: unknown) => {
+      ctx.tlog.error('download finished with errors');
+      throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`);
+    });
+    source = {
+      stream,
+      stop: () => stream.destroy(),
+      verify: async (counter) => {
+        if (counter.bytes === src.bytes && counter.sha256 === src.sha256) {
+          ctx.tlog.info('download finished successfully');
+          ctx.tlog.info('checksum verified');
+          return undefined;
+        }
+        ctx.tlog.error(
+          `checksum mismatch: expected ${src.bytes} bytes with sha256 ${src.sha256}, got ${counter.bytes} bytes with sha256 ${counter.sha256}`,
+        );
+        return `Checksum mismatch: backup ${src.id} is not the one that was captured (expected sha256 ${src.sha256}, got ${counter.sha256})`;
+      },
+    };
+  } else {
+    if (!ctx.openUrl) throw new Error('Restoring from a URL is not supported by this worker');
+    ctx.tlog.info(`restoring from a URL into ${t.target.database}`);
+    const stream = await ctx.openUrl(src.url, ctx.signal);
+    source = {
+      stream,
+      stop: () => stream.destroy(),
+      // Nothing recorded to compare with: pg_restore having read a complete archive is the check.
+      verify: async () => {
+        ctx.tlog.info('download finished successfully');
+        return undefined;
+      },
+    };
+  }
+  const result = await restoreArchive(ctx, target, source, t.extensions);
+  return { processedBytes: result.bytes, sha256: result.sha256 };
+}
+
+/** Copy: pg_dump of one attached database straight into another, with no intermediate object. */
+export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
+  const { transfer: t } = ctx;
+  if (t.source.type !== 'database' || t.target.type !== 'database') {
+    throw new Error(`Copy ${t.id} needs database source and target`);
+  }
+  if (t.source.app === t.target.app && t.source.database === t.target.database) {
+    throw new Error(`Cannot copy ${t.source.database} onto itself`);
+  }
+  const sourceConn = await ctx.connect(t.source.app, t.source.database);
+  const targetConn = await ctx.connect(t.target.app, t.target.database);
+  const sourceServer = await inspectServer(ctx, sourceConn);
+  await inspectServer(ctx, targetConn);
+  const dumpVersion = await pgDumpVersion(ctx);
+  const early: TransferPatch = {
+    sourceBytes: sourceServer.sizeBytes,
+    serverVersion: sourceServer.serverVersion,
+    pgDumpVersion: dumpVersion.version,
+  };
+  await ctx.record(early);
+  ctx.signal.throwIfAborted();
+
+  ctx.tlog.info(`copying ${t.source.database} (${sourceServer.sizeBytes} bytes) to ${t.target.database}`);
+  ctx.tlog.info('waiting for pg_dump to complete');
+  // The stream goes straight into pg_restore: compressing it would only burn CPU on both ends.
+  const dump = startDump(ctx, sourceConn, chooseCompression(dumpVersion.major, 0).args);
+  const dumpFailure = dump.exited.then((exit) => {
+    if (exit.code === 0 || exit.signal) return undefined;
+    ctx.tlog.error('pg_dump finished with errors');
+    return dumpError(ctx, dump, exit).message;
+  });
+  const result = await restoreArchive(
+    ctx,
+    targetConn,
+    {
+      stream: dump.child.stdout!,
+      stop: () => dump.stop(),
+      failed: dumpFailure,
+      verify: async () => {
+        const exit = await dump.exited;
+        if (exit.code !== 0) return dumpError(ctx, dump, exit).message;
+        ctx.tlog.info('pg_dump finished successfully');
+        return undefined;
+      },
+    },
+    t.extensions,
+  );
+  return { ...early, processedBytes: result.bytes, sha256: result.sha256 };
+}
