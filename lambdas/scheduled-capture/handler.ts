@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
-import { captureBackup } from '../../src/core/use-cases/capture-backup.js';
+import { scheduledCapture } from '../../src/core/use-cases/capture-backup.js';
 
 // Built once per cold start and reused by every invocation (DESIGN §1).
 const deps = buildAwsDeps();
@@ -11,7 +11,7 @@ const ScheduledInput = z.object({ app: z.string(), database: z.string() });
 /** Invoked by EventBridge Scheduler at the database's daily time: records an `a###` transfer and starts it. */
 export const handler = async (event: unknown) => {
   const { app, database } = ScheduledInput.parse(event);
-  const transfer = await captureBackup(deps, { app, database, type: 'scheduled' });
-  deps.log.info('scheduled capture started', { app, database, transfer: transfer.id });
-  return { id: transfer.id };
+  const transfer = await scheduledCapture(deps, { app, database });
+  if (transfer) deps.log.info('scheduled capture started', { app, database, transfer: transfer.id });
+  return { id: transfer?.id ?? null, skipped: transfer === undefined };
 };

@@ -72,6 +72,11 @@ export interface Catalog {
     patch: TransferPatch,
     expectStatus?: readonly TransferStatus[],
   ): Promise<Transfer | undefined>;
+  /**
+   * Marks a finished transfer's aftermath (alert, prune) as handled. True for exactly one caller, however many
+   * observers (reconciler, watchdog, duplicate ECS events) see the same end.
+   */
+  claimFinish(app: string, num: number): Promise<boolean>;
   /** Replaces the stored log lines of a transfer (the worker is their only writer). */
   putTransferLogs(app: string, num: number, logs: readonly LogLine[]): Promise<void>;
   deleteTransfer(app: string, num: number): Promise<void>;

@@ -72,6 +72,13 @@ export class MemoryCatalog implements Catalog {
     this.transfers.set(key(app, num), next);
     return next;
   }
+  private readonly claimed = new Set<string>();
+  async claimFinish(app: string, num: number) {
+    const k = key(app, num);
+    if (!this.transfers.has(k) || this.claimed.has(k)) return false;
+    this.claimed.add(k);
+    return true;
+  }
   async putTransferLogs(app: string, num: number, logs: readonly LogLine[]) {
     this.logs.set(key(app, num), [...logs]);
   }

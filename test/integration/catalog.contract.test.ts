@@ -69,6 +69,14 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     expect(await catalog.getTransfer('cond-app', 1)).toEqual(done);
   });
 
+  it('lets exactly one caller claim a finished transfer', async () => {
+    await catalog.createTransfer(transfer('claim-app', 1, { status: 'completed' }));
+    const claims = await Promise.all(Array.from({ length: 5 }, () => catalog.claimFinish('claim-app', 1)));
+    expect(claims.filter(Boolean)).toHaveLength(1);
+    expect(await catalog.claimFinish('claim-app', 1)).toBe(false);
+    expect(await catalog.claimFinish('claim-app', 2)).toBe(false);
+  });
+
   it('lists newest first, paginates with a cursor and filters by kind', async () => {
     for (let n = 1; n <= 7; n++) {
       await catalog.createTransfer(

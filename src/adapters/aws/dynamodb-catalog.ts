@@ -35,7 +35,8 @@ import { CATALOG_TABLE } from './catalog-table-schema.js';
 const appKey = (app: string) => `APP#${app}`;
 const xferKey = (num: number) => `XFER#${String(num).padStart(10, '0')}`;
 const xlogKey = (num: number) => `XLOG#${String(num).padStart(10, '0')}`;
-const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk'] as const;
+// Storage bookkeeping, not part of the domain records.
+const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'finishHandledAt'] as const;
 
 function strip<T>(item: Record<string, unknown> | undefined): T | undefined {
   if (!item) return undefined;
@@ -252,6 +253,24 @@ export class DynamoDbCatalog implements Catalog {
       return strip<Transfer>(res.Attributes);
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
+  }
+
+  async claimFinish(app: string, num: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: appKey(app), sk: xferKey(num) },
+          UpdateExpression: 'SET finishHandledAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finishHandledAt)',
+          ExpressionAttributeValues: { ':now': new Date().toISOString() },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
     }
   }

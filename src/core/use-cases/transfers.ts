@@ -4,6 +4,7 @@ import { errorMessage } from '../logger.js';
 import { parseAppName } from '../names.js';
 import type { TransferPage } from '../ports.js';
 import { isTerminal, parseTransferId, type Transfer, type TransferKind } from '../transfer.js';
+import { afterTransferFinished } from './after-transfer.js';
 
 /** Creates a pending transfer and starts its worker; a worker that cannot start fails the transfer at once. */
 export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Transfer> {
@@ -27,6 +28,7 @@ export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Trans
       },
       ['pending'],
     );
+    if (failed) await afterTransferFinished(deps, failed);
     return failed ?? t;
   }
 }
@@ -168,7 +170,12 @@ export async function reconcileStoppedTask(
   input: { app: string; num: number; exitCode?: number; reason: string },
 ): Promise<Transfer | undefined> {
   const t = await deps.catalog.getTransfer(input.app, input.num);
-  if (!t || isTerminal(t.status)) return t;
+  if (!t) return undefined;
+  if (isTerminal(t.status)) {
+    // The worker recorded its own end; the rest (alert, retention) happens here, once.
+    await afterTransferFinished(deps, t);
+    return t;
+  }
   const exit = input.exitCode === undefined ? '' : ` (exit code ${input.exitCode})`;
   const patch = t.cancelRequested
     ? { status: 'cancelled' as const, finishedAt: deps.clock.now().toISOString() }
@@ -178,7 +185,7 @@ export async function reconcileStoppedTask(
         error: `The worker stopped before finishing: ${input.reason}${exit}`,
       };
   const updated = await deps.catalog.updateTransfer(t.app, t.num, patch, ['pending', 'running']);
-  if (!updated) return deps.catalog.getTransfer(input.app, input.num);
+  if (!updated) return reconcileStoppedTask(deps, input); // the worker finished meanwhile
   if (t.kind === 'backup' && t.target.type === 'blob') await deps.blobs.delete(t.target.key);
   deps.log.warn('transfer reconciled after worker stopped', {
     app: t.app,
@@ -187,15 +194,6 @@ export async function reconcileStoppedTask(
     reason: input.reason,
     exitCode: input.exitCode,
   });
-  if (updated.status === 'failed') {
-    await deps.notifier.notify({
-      type: 'transfer.failed',
-      app: t.app,
-      database: t.database,
-      transferId: t.id,
-      message: updated.error ?? 'failed',
-      at: updated.finishedAt ?? deps.clock.now().toISOString(),
-    });
-  }
+  await afterTransferFinished(deps, updated);
   return updated;
 }

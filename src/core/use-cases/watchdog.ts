@@ -10,8 +10,8 @@ import { errorMessage } from '../logger.js';
 import type { Schedule } from '../ports.js';
 import { describeSchedule, nextRunAt, previousRunAt } from '../schedule-time.js';
 import type { Transfer } from '../transfer.js';
+import { afterTransferFinished } from './after-transfer.js';
 import { captureBackup } from './capture-backup.js';
-import { notifyTransferFinished } from './notify-transfer.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -92,7 +92,7 @@ async function failStuckTransfers(deps: CoreDeps): Promise<WatchdogResult['stuck
           log.warn('could not delete a partial backup object', { error: errorMessage(e) }),
         );
     }
-    await notifyTransferFinished(deps, updated);
+    await afterTransferFinished(deps, updated);
     out.push({ app: t.app, id: t.id, status: updated.status as 'failed' | 'cancelled', reason });
   }
   return out;

@@ -238,3 +238,55 @@ describe('settings', () => {
     });
   });
 });
+
+describe('scheduledCapture', () => {
+  it('starts an a### backup when the database is idle', async () => {
+    const { scheduledCapture } = await import('../../../src/core/use-cases/capture-backup.js');
+    const t = await scheduledCapture(deps, { app: 'example-app', database: 'DATABASE' });
+    expect(t).toMatchObject({ id: 'a001', type: 'scheduled', status: 'pending' });
+  });
+
+  it('skips, without creating a transfer, while a transfer of that database runs', async () => {
+    const { scheduledCapture } = await import('../../../src/core/use-cases/capture-backup.js');
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, { status: 'running' });
+    expect(await scheduledCapture(deps, { app: 'example-app', database: 'DATABASE' })).toBeUndefined();
+    expect((await deps.catalog.listTransfers('example-app')).transfers).toHaveLength(1);
+  });
+});
+
+describe('afterTransferFinished via reconcile', () => {
+  it('alerts once for a failure the worker recorded itself, however many stop events arrive', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, {
+      status: 'failed',
+      error: 'pg_dump failed (exit code 1)',
+    });
+    for (let i = 0; i < 3; i++) {
+      await reconcileStoppedTask(deps, { app: 'example-app', num: 1, exitCode: 0, reason: 'exited' });
+    }
+    expect(deps.notifier.alerts).toEqual([
+      expect.objectContaining({
+        type: 'transfer.failed',
+        transferId: 'b001',
+        message: expect.stringMatching(/pg_dump failed/),
+      }),
+    ]);
+  });
+
+  it('applies the manual limit once a new backup has completed', async () => {
+    await updateSettings(deps, 'example-app', { manualLimit: 2 });
+    for (let n = 1; n <= 3; n++) {
+      await captureBackup(deps, { app: 'example-app', type: 'manual' });
+      deps.clock.advance(60_000);
+      await completeBackup(n);
+      await reconcileStoppedTask(deps, { app: 'example-app', num: n, exitCode: 0, reason: 'exited' });
+    }
+    const left = (await deps.catalog.listTransfers('example-app')).transfers.map((t) => t.id);
+    expect(left).toEqual(['b003', 'b002']);
+    expect([...deps.blobs.objects.keys()].sort()).toEqual([
+      'manual/example-app/DATABASE/b002.dump',
+      'manual/example-app/DATABASE/b003.dump',
+    ]);
+  });
+});
