@@ -96,6 +96,34 @@ export const openApiDocument = {
         responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
       },
     },
+    '/v1/apps/{app}/schedules': {
+      parameters: [appParam],
+      get: { summary: 'Daily backup schedules', responses: { 200: ok('Schedules'), ...errors } },
+    },
+    '/v1/apps/{app}/schedules/{database}': {
+      parameters: [appParam, { name: 'database', in: 'path', required: true, schema: { type: 'string' } }],
+      put: {
+        summary:
+          "Back up a database daily at HH:MM in a time zone (Heroku's --at '02:00 America/Los_Angeles')",
+        requestBody: body({
+          type: 'object',
+          required: ['at'],
+          properties: { at: { type: 'string', example: '02:00 UTC' } },
+        }),
+        responses: { 200: ok('Schedule'), ...errors },
+      },
+      delete: {
+        summary: 'Stop the daily backups of a database',
+        responses: { 204: ok('Removed'), ...errors },
+      },
+    },
+    '/v1/apps/{app}/retention': {
+      parameters: [appParam],
+      get: {
+        summary: 'What retention would delete now, and why (a dry run of the pruner)',
+        responses: { 200: ok('Plan'), ...errors },
+      },
+    },
     '/v1/apps/{app}/access': {
       parameters: [appParam],
       get: {

@@ -6,7 +6,9 @@ import { captureBackup } from '../core/use-cases/capture-backup.js';
 import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
 import { deleteBackup } from '../core/use-cases/delete-backup.js';
+import { pruneApp } from '../core/use-cases/prune.js';
 import { restoreBackup } from '../core/use-cases/restore-backup.js';
+import { listSchedules, removeSchedule, setSchedule } from '../core/use-cases/schedules.js';
 import { getSettings, updateSettings } from '../core/use-cases/settings.js';
 import { backupUrl, cancelTransfer, getTransfer, listTransfers } from '../core/use-cases/transfers.js';
 import type { AppAccessVerifier } from './app-access.js';
@@ -61,6 +63,7 @@ const bodies = {
       extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
     })
     .strict(),
+  schedule: z.object({ at: z.string().min(1).max(100) }).strict(),
   copy: z.object({ from: z.string().min(1).max(200), to: z.string().min(1).max(200) }).strict(),
   empty: z.object({}).strict(),
 };
@@ -204,6 +207,38 @@ function routes(deps: CoreDeps, access: AppAccessVerifier): Route[] {
         const body = parseBody(req, bodies.copy);
         await verifyOthers(req, app(p), [body.from, body.to]);
         return json(202, transferView(await copyDatabase(deps, { app: app(p), ...body })));
+      },
+    },
+    {
+      method: 'PUT',
+      pattern: '/v1/apps/:app/schedules/:database',
+      handler: async (req, p) => {
+        const body = parseBody(req, bodies.schedule);
+        return json(
+          200,
+          await setSchedule(deps, { app: app(p), database: p.database as string, at: body.at }),
+        );
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/apps/:app/schedules',
+      handler: async (_req, p) => json(200, { schedules: await listSchedules(deps, app(p)) }),
+    },
+    {
+      method: 'DELETE',
+      pattern: '/v1/apps/:app/schedules/:database',
+      handler: async (_req, p) => {
+        await removeSchedule(deps, { app: app(p), database: p.database as string });
+        return json(204, undefined);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/apps/:app/retention',
+      handler: async (_req, p) => {
+        const plan = await pruneApp(deps, app(p), { dryRun: true });
+        return json(200, { app: plan.app, dryRun: true, delete: plan.deleted });
       },
     },
     {

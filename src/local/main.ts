@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { localNotifier } from '../adapters/local/webhook-notifier.js';
 import { jsonLogger } from '../core/logger.js';
 import { startLocalStack } from './stack.js';
 
@@ -29,6 +30,8 @@ const stack = await startLocalStack({
   app: env.data.PGBACKUPS_APP,
   databaseUrl: env.data.DATABASE_URL,
   log,
+  // Alerts: a log line, and a signed POST when PGBACKUPS_WEBHOOK_URL is set.
+  notifier: localNotifier(process.env, log),
 });
 
 process.stderr.write(

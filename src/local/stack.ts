@@ -8,16 +8,21 @@ import S3rver from 's3rver';
 import { DynamoDbCatalog, ensureCatalogTable } from '../adapters/aws/dynamodb-catalog.js';
 import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
+import { logNotifier } from '../adapters/local/log-notifier.js';
 import { LocalProcessRunner } from '../adapters/local/process-runner.js';
 import { localAccess } from '../api/app-access.js';
 import { createRouter } from '../api/router.js';
 import type { CoreDeps } from '../core/deps.js';
 import { jsonLogger, type Logger } from '../core/logger.js';
-import type { Notifier, Scheduler } from '../core/ports.js';
+import type { Clock, Notifier } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
+import { scheduledCapture } from '../core/use-cases/capture-backup.js';
 import { attachDatabase } from '../core/use-cases/databases.js';
+import { pruneAll } from '../core/use-cases/prune.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
+import { runWatchdog } from '../core/use-cases/watchdog.js';
 import { startApiServer } from './api-server.js';
+import { TimerScheduler } from './timer-scheduler.js';
 
 export const LOCAL_TABLE = 'pgbackups';
 export const LOCAL_BUCKET = 'pgbackups-local';
@@ -34,8 +39,13 @@ export interface LocalStackOptions {
   readonly log?: Logger;
   /** How often workers report progress. @default 3000 */
   readonly progressIntervalMs?: number;
-  readonly scheduler?: Scheduler;
+  /** Where alerts go. @default a structured log line */
   readonly notifier?: Notifier;
+  /** Time source of the API and the scheduler. @default the system clock */
+  readonly clock?: Clock;
+  /** How often the watchdog and the pruner run. @default hourly and daily, as in AWS */
+  readonly watchdogIntervalMs?: number;
+  readonly pruneIntervalMs?: number;
   /** Show workers' log lines on this process's output. @default 'inherit' */
   readonly workerOutput?: 'inherit' | 'ignore';
 }
@@ -112,14 +122,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     },
   });
 
+  const catalog = DynamoDbCatalog.fromClient(dynamoClient, LOCAL_TABLE);
+  // The same cron and DST rules as EventBridge Scheduler; a due schedule runs the same use case as its Lambda.
+  const scheduler = new TimerScheduler({
+    catalog,
+    log,
+    clock: opts.clock,
+    onDue: (app, database) => (deps ? scheduledCapture(deps, { app, database }) : undefined),
+  });
   deps = {
-    catalog: DynamoDbCatalog.fromClient(dynamoClient, LOCAL_TABLE),
+    catalog,
     blobs: new S3BlobStore({ client: localS3Client(s3Endpoint), bucket: LOCAL_BUCKET }),
     secrets: new FileSecrets(secretsDir),
     runner,
-    scheduler: opts.scheduler ?? { upsert: async () => {}, remove: async () => {} },
-    notifier: opts.notifier ?? { notify: async (a) => log.warn('alert', { ...a }) },
-    clock: systemClock,
+    scheduler,
+    notifier: opts.notifier ?? logNotifier(log),
+    clock: opts.clock ?? systemClock,
     log,
   };
   const coreDeps = deps;
@@ -137,6 +155,20 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     await attachDatabase(coreDeps, { app: opts.app ?? 'local', name: 'DATABASE', url: opts.databaseUrl });
   }
 
+  await scheduler.start();
+  // The watchdog (hourly) and the pruner (daily) on timers, like their EventBridge rules in AWS.
+  const periodic = (name: string, ms: number, job: () => Promise<unknown>) => {
+    const timer = setInterval(() => {
+      job().catch((e) => log.error(`${name} failed`, { error: String(e) }));
+    }, ms);
+    timer.unref();
+    return timer;
+  };
+  const timers = [
+    periodic('watchdog', opts.watchdogIntervalMs ?? 3_600_000, () => runWatchdog(coreDeps)),
+    periodic('prune', opts.pruneIntervalMs ?? 86_400_000, () => pruneAll(coreDeps)),
+  ];
+
   const api = await startApiServer(createRouter(coreDeps, { access: localAccess }), {
     host,
     port: opts.port,
@@ -151,6 +183,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     bucket: LOCAL_BUCKET,
     table: LOCAL_TABLE,
     stop: async () => {
+      for (const t of timers) clearInterval(t);
+      scheduler.stop();
       await closeServer(api.server);
       await runner.stopAll();
       dynamoClient.destroy();

@@ -80,6 +80,37 @@ describe('API router', () => {
     });
   });
 
+  it('sets, lists and removes a schedule, and previews retention', async () => {
+    await call('PUT', '/v1/apps/example-app/databases/DATABASE', { url: 'postgres://u:p@h/d' });
+    const put = await call('PUT', '/v1/apps/example-app/schedules/DATABASE_URL', { at: '2:00 pst' });
+    expect(put).toEqual({
+      status: 200,
+      body: {
+        database: 'DATABASE',
+        hour: 2,
+        minute: 0,
+        timezone: 'America/Los_Angeles',
+        createdAt: deps.clock.now().toISOString(),
+        description: 'daily at 2:00 America/Los_Angeles',
+      },
+    });
+    expect(deps.scheduler.schedules.get('example-app/DATABASE')).toMatchObject({
+      hour: 2,
+      timezone: 'America/Los_Angeles',
+    });
+    expect((await call('GET', '/v1/apps/example-app/schedules')).body.schedules).toHaveLength(1);
+    const bad = await call('PUT', '/v1/apps/example-app/schedules/DATABASE', { at: '25:00' });
+    expect(bad.status).toBe(400);
+    expect((await call('GET', '/v1/apps/example-app/retention')).body).toEqual({
+      app: 'example-app',
+      dryRun: true,
+      delete: [],
+    });
+    expect((await call('DELETE', '/v1/apps/example-app/schedules/DATABASE')).status).toBe(204);
+    expect(deps.scheduler.schedules.size).toBe(0);
+    expect((await call('DELETE', '/v1/apps/example-app/schedules/DATABASE')).status).toBe(404);
+  });
+
   it('reads and changes settings', async () => {
     const s = await call('PUT', '/v1/apps/example-app/settings', { plan: 'essential' });
     expect(s.body.limits).toEqual({ manual: 5, daily: 7, weekly: 1, monthly: 0 });
@@ -167,7 +198,8 @@ describe('API router', () => {
       const concrete = path
         .replace('{app}', 'example-app')
         .replace('{id}', 'b001')
-        .replace('{name}', 'DATABASE');
+        .replace('{name}', 'DATABASE')
+        .replace('{database}', 'DATABASE');
       const res = await route({
         method,
         path: concrete,
@@ -180,6 +212,6 @@ describe('API router', () => {
       ).toBe(false);
       expect(res.status, entry).not.toBe(405);
     }
-    expect(documented.length).toBe(16);
+    expect(documented.length).toBe(20);
   });
 });
