@@ -206,11 +206,12 @@ export class PgBackupsStack extends Stack {
     }
     this.worker.grantManageTasks(watchdog);
 
-    // Task events: a stopped worker's half-made dump is deleted when its transfer is marked failed.
-    this.backups.grantObjects(taskEvents, 's3:DeleteObject');
-
+    // Task events: a stopped worker's half-made dump is deleted when its transfer is marked failed, and after a
+    // completed backup the app's retention runs (afterTransferFinished), with the same rights as the pruner.
     // Prune: deletes expired dumps, and lists a removed database's objects after its grace period.
-    this.backups.grantObjects(prune, 's3:DeleteObject');
-    this.backups.grantList(prune);
+    for (const fn of [taskEvents, prune]) {
+      this.backups.grantObjects(fn, 's3:DeleteObject');
+      this.backups.grantList(fn);
+    }
   }
 }

@@ -123,6 +123,28 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
       API_ROUTES.map((r) => `${r.method} ${r.path}`).sort(),
     );
+    // DESIGN §4, spelled out here because the gateway's routes are derived from the OpenAPI document.
+    const design = [
+      'GET /v1/health',
+      'PUT /v1/apps/{app}/databases/{name}',
+      'GET /v1/apps/{app}/databases',
+      'DELETE /v1/apps/{app}/databases/{name}',
+      'GET /v1/apps/{app}/settings',
+      'PUT /v1/apps/{app}/settings',
+      'POST /v1/apps/{app}/backups',
+      'GET /v1/apps/{app}/transfers',
+      'GET /v1/apps/{app}/transfers/{id}',
+      'POST /v1/apps/{app}/transfers/{id}/cancel',
+      'DELETE /v1/apps/{app}/backups/{id}',
+      'POST /v1/apps/{app}/backups/{id}/url',
+      'POST /v1/apps/{app}/restores',
+      'POST /v1/apps/{app}/copies',
+      'PUT /v1/apps/{app}/schedules/{database}',
+      'GET /v1/apps/{app}/schedules',
+      'DELETE /v1/apps/{app}/schedules/{database}',
+      'GET /v1/openapi.json',
+    ];
+    expect(routes.map((r) => r.Properties.RouteKey)).toEqual(expect.arrayContaining(design));
     for (const route of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
     template.hasOutput('ApiUrl', {});
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
