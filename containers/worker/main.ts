@@ -11,6 +11,7 @@ import { DynamoDbCatalog } from '../../src/adapters/aws/dynamodb-catalog.js';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
 import { SecretsManagerSecrets } from '../../src/adapters/aws/secrets-manager-secrets.js';
 import { FileSecrets } from '../../src/adapters/local/file-secrets.js';
+import { openGuardedUrl } from '../../src/adapters/net/url-guard.js';
 import { parseWorkerEnv } from '../../src/config/worker-env.js';
 import { errorMessage, jsonLogger } from '../../src/core/logger.js';
 import { systemClock } from '../../src/core/ports.js';
@@ -50,7 +51,11 @@ async function main(): Promise<number> {
     deps,
     { app: env.PGBACKUPS_APP, num: env.PGBACKUPS_TRANSFER_NUM },
     abort.signal,
-    { progressIntervalMs: env.PGBACKUPS_PROGRESS_INTERVAL_MS },
+    {
+      progressIntervalMs: env.PGBACKUPS_PROGRESS_INTERVAL_MS,
+      // Restores from a URL go through the SSRF guard again here, at connect time and on every redirect.
+      openUrl: (url, signal) => openGuardedUrl(url, { signal }),
+    },
   );
   deps.log.info('worker finished', { status });
   dynamo.destroy();

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { assertPublicUrl } from '../../src/adapters/net/url-guard.js';
 import { presignedProofAccess } from '../../src/api/app-access.js';
 import { createRouter } from '../../src/api/router.js';
 
 // Built once per Lambda container; every invocation reuses the clients.
-const route = createRouter(buildAwsDeps(), { access: presignedProofAccess() });
+const route = createRouter(buildAwsDeps(), {
+  access: presignedProofAccess(),
+  checkRestoreUrl: (url) => assertPublicUrl(url),
+});
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   const body =

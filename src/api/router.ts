@@ -89,7 +89,15 @@ function queryBool(req: ApiRequest, name: string): boolean {
   throw new ValidationError(`Invalid ${name}: use true or false`);
 }
 
-function routes(deps: CoreDeps, access: AppAccessVerifier): Route[] {
+/** Options of the router: checks that need the network, injected so unit tests stay offline. */
+export interface RouterOptions {
+  /** Proves access to apps other than the path's. */
+  readonly access: AppAccessVerifier;
+  /** Refuses restore URLs that are not https or resolve to a non-public address (SSRF guard). */
+  readonly checkRestoreUrl: (url: string) => Promise<unknown>;
+}
+
+function routes(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Route[] {
   const app = (p: Params) => parseAppName(p.app);
   /** Checks access to every app a request names besides its own. */
   const verifyOthers = async (req: ApiRequest, own: string, refs: (string | undefined)[]) => {
@@ -197,6 +205,7 @@ function routes(deps: CoreDeps, access: AppAccessVerifier): Route[] {
       handler: async (req, p) => {
         const body = parseBody(req, bodies.restore, true);
         await verifyOthers(req, app(p), [body.backup]);
+        if (body.backup && /^[a-z][a-z0-9+.-]*:\/\//i.test(body.backup)) await checkRestoreUrl(body.backup);
         return json(202, transferView(await restoreBackup(deps, { app: app(p), ...body })));
       },
     },
@@ -273,11 +282,8 @@ function match(pattern: string, path: string): Params | undefined {
 }
 
 /** One router for every transport: the Lambda handler and the local server both call it. */
-export function createRouter(
-  deps: CoreDeps,
-  opts: { readonly access: AppAccessVerifier },
-): (req: ApiRequest) => Promise<ApiResponse> {
-  const table = routes(deps, opts.access);
+export function createRouter(deps: CoreDeps, opts: RouterOptions): (req: ApiRequest) => Promise<ApiResponse> {
+  const table = routes(deps, opts);
   return async (req) => {
     const log = deps.log.child({ requestId: req.requestId, method: req.method, path: req.path });
     try {

@@ -1,4 +1,14 @@
-import type { Transfer } from '../core/transfer.js';
+import type { Transfer, TransferSource } from '../core/transfer.js';
+
+/** A URL source is shown without its query: a presigned URL's signature is a credential while it lasts. */
+function sourceView(source: TransferSource) {
+  if (source.type === 'backup') return { type: 'backup', app: source.app, id: source.id };
+  if (source.type === 'url') {
+    const u = new URL(source.url);
+    return { type: 'url', url: `${u.origin}${u.pathname}${u.search ? '?…' : ''}` };
+  }
+  return source;
+}
 
 /** Transfer JSON of DESIGN §4: internal bookkeeping (task reference, heartbeat) stays inside. */
 export function transferView(t: Transfer) {
@@ -10,7 +20,7 @@ export function transferView(t: Transfer) {
     status: t.status,
     app: t.app,
     database: t.database,
-    source: t.source.type === 'backup' ? { type: 'backup', app: t.source.app, id: t.source.id } : t.source,
+    source: sourceView(t.source),
     target: t.target,
     createdAt: t.createdAt,
     startedAt: t.startedAt ?? null,

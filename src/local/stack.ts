@@ -10,6 +10,7 @@ import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
 import { logNotifier } from '../adapters/local/log-notifier.js';
 import { LocalProcessRunner } from '../adapters/local/process-runner.js';
+import { assertPublicUrl } from '../adapters/net/url-guard.js';
 import { localAccess } from '../api/app-access.js';
 import { createRouter } from '../api/router.js';
 import type { CoreDeps } from '../core/deps.js';
@@ -169,10 +170,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     periodic('prune', opts.pruneIntervalMs ?? 86_400_000, () => pruneAll(coreDeps)),
   ];
 
-  const api = await startApiServer(createRouter(coreDeps, { access: localAccess }), {
-    host,
-    port: opts.port,
-  });
+  const api = await startApiServer(
+    createRouter(coreDeps, { access: localAccess, checkRestoreUrl: (url) => assertPublicUrl(url) }),
+    {
+      host,
+      port: opts.port,
+    },
+  );
 
   return {
     apiUrl: api.url,

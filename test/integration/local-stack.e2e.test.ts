@@ -267,12 +267,29 @@ describe('local stack, end to end', () => {
       ['PUT', `/v1/apps/${APP}/databases/bad-name`, { url: pg.url('source') }, 400],
       ['POST', `/v1/apps/${APP}/backups`, { database: 'NOPE' }, 404],
       ['POST', `/v1/apps/${APP}/restores`, { backup: 'b999' }, 404],
+      // The SSRF guard answers before any transfer exists or anything is fetched.
+      [
+        'POST',
+        `/v1/apps/${APP}/restores`,
+        { backup: `http://127.0.0.1:${new URL(stack.apiUrl).port}/x` },
+        400,
+      ],
+      [
+        'POST',
+        `/v1/apps/${APP}/restores`,
+        { backup: `https://127.0.0.1:${new URL(stack.apiUrl).port}/x` },
+        400,
+      ],
+      ['POST', `/v1/apps/${APP}/restores`, { backup: 'https://169.254.169.254/latest/meta-data/' }, 400],
+      ['POST', `/v1/apps/${APP}/restores`, { backup: 'file:///etc/passwd' }, 400],
     ];
+    const before = (await api('GET', `/v1/apps/${APP}/transfers`)).body.transfers.length;
     for (const [method, path, body, status] of cases) {
       const res = await api(method, path, body);
       expect(res.status, `${method} ${path}`).toBe(status);
       expect(res.body.error.message.length).toBeGreaterThan(10);
     }
+    expect((await api('GET', `/v1/apps/${APP}/transfers`)).body.transfers.length).toBe(before);
   });
 
   it('keeps its data across a restart and fails nothing that had finished', async () => {

@@ -69,6 +69,7 @@ describe('router cross-app checks', () => {
     const deps = fakeDeps();
     const route = createRouter(deps, {
       access: presignedProofAccess({ fetch: async () => new Response('', { status: 403 }) }),
+      checkRestoreUrl: async () => {},
     });
     const res = await route({
       ...request(),
@@ -88,6 +89,7 @@ describe('router cross-app checks', () => {
     const deps = fakeDeps();
     const route = createRouter(deps, {
       access: presignedProofAccess({ fetch: async () => new Response('', { status: 403 }) }),
+      checkRestoreUrl: async () => {},
     });
     const res = await route({ ...request(), body: JSON.stringify({ backup: 'example-app::b001' }) });
     // Past the access check: the backup simply does not exist.
@@ -97,7 +99,7 @@ describe('router cross-app checks', () => {
 
   it('never asks for proof locally', async () => {
     const deps = fakeDeps();
-    const route = createRouter(deps, { access: localAccess });
+    const route = createRouter(deps, { access: localAccess, checkRestoreUrl: async () => {} });
     const res = await route({ ...request(), body: JSON.stringify({ backup: 'other-app::b001' }) });
     expect(res.status).toBe(404);
   });

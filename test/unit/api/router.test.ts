@@ -21,7 +21,7 @@ async function call(method: string, path: string, body?: unknown, query: Record<
 
 beforeEach(() => {
   deps = fakeDeps();
-  route = createRouter(deps, { access: localAccess });
+  route = createRouter(deps, { access: localAccess, checkRestoreUrl: async () => {} });
 });
 
 describe('API router', () => {

@@ -85,3 +85,27 @@ describe('restore from another app', () => {
     });
   });
 });
+
+describe('restore from a URL', () => {
+  it('records an https source and starts the worker', async () => {
+    const r = await restoreBackup(deps, {
+      app: 'example-app',
+      backup: 'https://bucket.s3.example/b001.dump?X-Amz-Signature=abc',
+    });
+    expect(r).toMatchObject({
+      id: 'r001',
+      source: { type: 'url', url: 'https://bucket.s3.example/b001.dump?X-Amz-Signature=abc' },
+      target: { type: 'database', app: 'example-app', database: 'DATABASE' },
+    });
+  });
+
+  it.each(['http://bucket.s3.example/b001.dump', 'ftp://x/y', 'file:///etc/passwd'])(
+    'refuses %s',
+    async (url) => {
+      await expect(restoreBackup(deps, { app: 'example-app', backup: url })).rejects.toThrow(
+        /only https:\/\//,
+      );
+      expect(deps.runner.started).toEqual([]);
+    },
+  );
+});
