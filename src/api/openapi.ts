@@ -178,6 +178,12 @@ export const openApiDocument = {
               },
               database: { type: 'string', description: 'default DATABASE' },
               extensions: { type: 'array', items: { type: 'string' } },
+              parallel: {
+                type: 'integer',
+                minimum: 1,
+                maximum: 16,
+                description: 'pg_restore --jobs N from a downloaded file: faster, but not atomic',
+              },
             },
           },
           false,

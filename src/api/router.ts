@@ -61,6 +61,7 @@ const bodies = {
       backup: optionalString,
       database: optionalString,
       extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
+      parallel: z.number().int().optional(),
     })
     .strict(),
   schedule: z.object({ at: z.string().min(1).max(100) }).strict(),

@@ -33,6 +33,7 @@ export function transferView(t: Transfer) {
     pgDumpVersion: t.pgDumpVersion ?? null,
     serverVersion: t.serverVersion ?? null,
     extensions: t.extensions ?? [],
+    parallel: t.parallel ?? 1,
     warnings: t.warnings ?? 0,
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,

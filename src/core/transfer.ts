@@ -55,6 +55,11 @@ export interface Transfer {
   readonly serverVersion?: string;
   /** Extensions pre-installed before a restore, as `schema.name` or `name`. */
   readonly extensions?: readonly string[];
+  /**
+   * Restore with `pg_restore --jobs N` from a downloaded file: faster on big databases, but not atomic (a failure
+   * can leave the target part-restored). Unset or 1: the atomic single-transaction restore.
+   */
+  readonly parallel?: number;
   readonly warnings?: number;
   readonly error?: string;
   /** ECS task ARN or local process id, so cancel and reconcile can reach the worker. */

@@ -31,15 +31,16 @@ export function parseExtensions(input: unknown): string[] {
  */
 export async function restoreBackup(
   deps: CoreDeps,
-  input: { app: string; backup?: string; database?: string; extensions?: unknown },
+  input: { app: string; backup?: string; database?: string; extensions?: unknown; parallel?: unknown },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
   const extensions = parseExtensions(input.extensions);
+  const parallel = parseParallel(input.parallel);
   if (input.backup !== undefined && typeof input.backup !== 'string') {
     throw new ValidationError('Invalid backup: give an id like b101');
   }
   if (input.backup !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(input.backup)) {
-    return restoreFromUrl(deps, app, input.backup, input.database, extensions);
+    return restoreFromUrl(deps, app, input.backup, input.database, extensions, parallel);
   }
   // `other-app::b101`: the API has already checked that the caller may read other-app.
   const ref = input.backup === undefined ? undefined : splitAppQualified(input.backup, app);
@@ -68,8 +69,20 @@ export async function restoreBackup(
     },
     target: { type: 'database', app, database: target.name },
     extensions,
+    ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
   });
+}
+
+/** `--parallel N`: 1 (the atomic restore) to 16 jobs. */
+export function parseParallel(input: unknown): number {
+  if (input === undefined) return 1;
+  if (typeof input !== 'number' || !Number.isInteger(input) || input < 1 || input > 16) {
+    throw new ValidationError(
+      'Invalid parallel: use a whole number of jobs from 1 to 16 (1 keeps the restore atomic)',
+    );
+  }
+  return input;
 }
 
 /**
@@ -83,6 +96,7 @@ async function restoreFromUrl(
   url: string,
   database: string | undefined,
   extensions: string[],
+  parallel: number,
 ): Promise<Transfer> {
   if (!url.toLowerCase().startsWith('https://') || url.length > 4096) {
     throw new ValidationError(
@@ -102,6 +116,7 @@ async function restoreFromUrl(
     source: { type: 'url', url },
     target: { type: 'database', app, database: target.name },
     extensions,
+    ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
   });
 }

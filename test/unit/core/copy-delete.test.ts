@@ -109,3 +109,15 @@ describe('restore from a URL', () => {
     },
   );
 });
+
+describe('parallel restore option', () => {
+  it('records the job count, and refuses nonsense', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, { status: 'completed', sha256: 'a', backupBytes: 1 });
+    const r = await restoreBackup(deps, { app: 'example-app', parallel: 4 });
+    expect(r.parallel).toBe(4);
+    expect((await restoreBackup(deps, { app: 'example-app', parallel: 1 })).parallel).toBeUndefined();
+    await expect(restoreBackup(deps, { app: 'example-app', parallel: 0 })).rejects.toThrow(/1 to 16/);
+    await expect(restoreBackup(deps, { app: 'example-app', parallel: 2.5 })).rejects.toThrow(/1 to 16/);
+  });
+});
