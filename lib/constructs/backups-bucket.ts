@@ -21,6 +21,12 @@ export interface BackupsBucketProps {
    */
   readonly scheduledExpirationDays?: number;
   /**
+   * Backstop for safety backups (taken before a restore or copy overwrites a database), which the pruner deletes
+   * after 7 days.
+   * @default 10
+   */
+  readonly safetyExpirationDays?: number;
+  /**
    * Days a deleted or overwritten dump stays recoverable as a noncurrent version.
    * @default 7
    */
@@ -94,6 +100,11 @@ export class BackupsBucket extends Construct {
           id: 'expire-scheduled-backups',
           prefix: 'scheduled/',
           expiration: Duration.days(props.scheduledExpirationDays ?? 400),
+        },
+        {
+          id: 'expire-safety-backups',
+          prefix: 'safety/',
+          expiration: Duration.days(props.safetyExpirationDays ?? 10),
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN,

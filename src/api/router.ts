@@ -62,10 +62,17 @@ const bodies = {
       database: optionalString,
       extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
       parallel: z.number().int().optional(),
+      safetyBackup: z.boolean().optional(),
     })
     .strict(),
   schedule: z.object({ at: z.string().min(1).max(100) }).strict(),
-  copy: z.object({ from: z.string().min(1).max(200), to: z.string().min(1).max(200) }).strict(),
+  copy: z
+    .object({
+      from: z.string().min(1).max(200),
+      to: z.string().min(1).max(200),
+      safetyBackup: z.boolean().optional(),
+    })
+    .strict(),
   empty: z.object({}).strict(),
 };
 

@@ -34,6 +34,7 @@ export function transferView(t: Transfer) {
     serverVersion: t.serverVersion ?? null,
     extensions: t.extensions ?? [],
     parallel: t.parallel ?? 1,
+    safetyBackup: t.safetyBackup ? { app: t.safetyBackup.app, id: t.safetyBackup.id } : null,
     warnings: t.warnings ?? 0,
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,

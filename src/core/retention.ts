@@ -17,6 +17,8 @@ export const DAY_MS = 24 * 3_600_000;
 export const FAILED_TRANSFER_DAYS = 7;
 /** Backups of a removed database are kept this many days after its removal, then all deleted. */
 export const REMOVED_DATABASE_GRACE_DAYS = 7;
+/** Safety backups (taken before a restore or copy overwrote the database) are kept this long. */
+export const SAFETY_BACKUP_DAYS = 7;
 
 export interface RetentionInput {
   /** Every transfer of one app (all kinds and statuses). */
@@ -148,7 +150,13 @@ export function planRetention(input: RetentionInput): RetentionPlan {
         else keep(t, `${t.status} ${days(age)} ago; cleaned after ${FAILED_TRANSFER_DAYS} days`);
       } else if (t.kind !== 'backup')
         keep(t, `completed ${t.kind}: restores and copies are history, not storage`);
-      else if (t.type === 'manual') manual.push(t);
+      else if (t.type === 'safety') {
+        // Outside the manual limit and the newest-backup rule: it records what a restore replaced, for a week.
+        const age = now - Date.parse(t.createdAt);
+        if (age > SAFETY_BACKUP_DAYS * DAY_MS)
+          drop(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
+        else keep(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
+      } else if (t.type === 'manual') manual.push(t);
       else scheduled.push(t);
     }
 

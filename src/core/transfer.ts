@@ -1,7 +1,11 @@
 import { ConflictError, ValidationError } from './errors.js';
 
 export type TransferKind = 'backup' | 'restore' | 'copy';
-export type TransferType = 'manual' | 'scheduled';
+/**
+ * `safety`: the backup of a target taken automatically right before a restore or copy overwrites it (named b###,
+ * kept 7 days, not counted against the manual limit).
+ */
+export type TransferType = 'manual' | 'scheduled' | 'safety';
 export type TransferStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export const TERMINAL_STATUSES: readonly TransferStatus[] = ['completed', 'failed', 'cancelled'];
@@ -60,6 +64,8 @@ export interface Transfer {
    * can leave the target part-restored). Unset or 1: the atomic single-transaction restore.
    */
   readonly parallel?: number;
+  /** Restores and copies: the safety backup of the target, taken by the same worker before it overwrites it. */
+  readonly safetyBackup?: { readonly app: string; readonly num: number; readonly id: string };
   readonly warnings?: number;
   readonly error?: string;
   /** ECS task ARN or local process id, so cancel and reconcile can reach the worker. */
@@ -95,7 +101,10 @@ export type TransferPatch = Partial<
 
 const PREFIX: Record<TransferKind, string> = { backup: 'b', restore: 'r', copy: 'c' };
 
-/** b001 (manual backup), a002 (scheduled), r003 (restore), c004 (copy); 3-digit padding, b1000 beyond. */
+/**
+ * b001 (manual backup, and the safety backup before a restore), a002 (scheduled), r003 (restore), c004 (copy);
+ * 3-digit padding, b1000 beyond.
+ */
 export function transferName(kind: TransferKind, type: TransferType, num: number): string {
   const prefix = kind === 'backup' && type === 'scheduled' ? 'a' : PREFIX[kind];
   return `${prefix}${String(num).padStart(3, '0')}`;

@@ -47,6 +47,10 @@ export async function runTransfer(
     log.info('transfer is not pending; nothing to do', { status: found.status });
     return found.status;
   }
+  if (found.safetyBackup) {
+    const taken = await runSafetyBackup(deps, found, signal, opts, log);
+    if (taken !== 'completed') return taken;
+  }
   const startedAt = deps.clock.now().toISOString();
   const running = await deps.catalog.updateTransfer(
     ref.app,
@@ -60,6 +64,45 @@ export async function runTransfer(
     return now?.status ?? found.status;
   }
   return new TransferRun(deps, running, signal, opts, log).execute();
+}
+
+/**
+ * Captures the safety backup of a restore's or copy's target before anything touches it. Meanwhile the overwrite
+ * stays pending, with a heartbeat so the watchdog knows its worker is alive. If the backup does not complete, the
+ * overwrite ends without touching the target; returns 'completed' or the overwrite's final status.
+ */
+async function runSafetyBackup(
+  deps: WorkerDeps,
+  t: Transfer,
+  signal: AbortSignal,
+  opts: WorkerOptions,
+  log: Logger,
+): Promise<TransferStatus> {
+  const ref = t.safetyBackup as NonNullable<Transfer['safetyBackup']>;
+  log.info('capturing the safety backup of the target first', { safetyBackup: ref.id, database: t.database });
+  const beat = setInterval(() => {
+    const heartbeatAt = deps.clock.now().toISOString();
+    deps.catalog.updateTransfer(t.app, t.num, { heartbeatAt }, ['pending']).catch(() => {});
+  }, opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
+  let status: TransferStatus;
+  try {
+    status = await runTransfer(deps, { app: ref.app, num: ref.num }, signal, opts);
+  } finally {
+    clearInterval(beat);
+  }
+  if (status === 'completed') return status;
+  const finishedAt = deps.clock.now().toISOString();
+  const cancelled = signal.aborted || status === 'cancelled';
+  const patch: TransferPatch = cancelled
+    ? { status: 'cancelled', finishedAt }
+    : {
+        status: 'failed',
+        finishedAt,
+        error: `The safety backup ${ref.id} of ${t.database} did not complete (${status}); ${t.database} was not touched`,
+      };
+  const ended = await deps.catalog.updateTransfer(t.app, t.num, patch, ['pending']);
+  log.warn('safety backup did not complete; the target was left alone', { safetyBackup: ref.id, status });
+  return ended?.status ?? (await deps.catalog.getTransfer(t.app, t.num))?.status ?? patch.status ?? 'failed';
 }
 
 type Outcome =

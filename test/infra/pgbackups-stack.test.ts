@@ -97,6 +97,7 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
           Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
           Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 7 }, Status: 'Enabled' }),
           Match.objectLike({ Prefix: 'scheduled/', ExpirationInDays: 400, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'safety/', ExpirationInDays: 10, Status: 'Enabled' }),
         ]),
       },
     });

@@ -83,8 +83,9 @@ async function waitForBlockedDump(db: string): Promise<void> {
   throw new Error('pg_dump never blocked on the lock');
 }
 
+/** Objects of manual backups: what a failed or cancelled capture must not add to. */
 async function objectKeys(): Promise<string[]> {
-  return stack.deps.blobs.list('');
+  return stack.deps.blobs.list('manual/');
 }
 
 beforeAll(async () => {
@@ -154,10 +155,29 @@ describe('local stack, end to end', () => {
   });
 
   it('restores into a database holding unrelated tables and makes it identical to the source', async () => {
+    const before = await fingerprint(pg, 'target');
     const started = await api('POST', `/v1/apps/${APP}/restores`, { backup: 'b001', database: 'STAGING' });
     expect(started.status).toBe(202);
     const r = await waitFor(started.body.id, finished);
     expect(r).toMatchObject({ status: 'completed', error: null });
+
+    // The safety backup, taken first by the same worker, holds exactly what the restore replaced.
+    const safetyId = started.body.safetyBackup.id;
+    const safety = await waitFor(safetyId, finished);
+    expect(safety).toMatchObject({ status: 'completed', type: 'safety', database: 'STAGING' });
+    expect(safety.target.key).toBe(`safety/${APP}/STAGING/${safetyId}.dump`);
+    await pg.createDatabase('probe');
+    await api('PUT', `/v1/apps/${APP}/databases/PROBE`, { url: pg.url('probe') });
+    const probe = await api('POST', `/v1/apps/${APP}/restores`, {
+      backup: safetyId,
+      database: 'PROBE',
+      safetyBackup: false,
+    });
+    expect(probe.body.safetyBackup).toBeNull();
+    expect((await waitFor(probe.body.id, finished)).status).toBe('completed');
+    expect(await fingerprint(pg, 'probe')).toEqual(before);
+    await api('DELETE', `/v1/apps/${APP}/databases/PROBE`);
+
     expect(await fingerprint(pg, 'target')).toEqual(await fingerprint(pg, 'source'));
     const leftovers = await pg.psql(
       'target',

@@ -3,7 +3,7 @@ import { UnprocessableError, ValidationError } from '../errors.js';
 import { parseAppName, splitAppQualified } from '../names.js';
 import { type Transfer, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
-import { launchTransfer } from './transfers.js';
+import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
 
 /**
  * Copies one database into another directly (`pg_dump` → atomic restore, no object in between). Either side may
@@ -12,9 +12,10 @@ import { launchTransfer } from './transfers.js';
  */
 export async function copyDatabase(
   deps: CoreDeps,
-  input: { app: string; from: unknown; to: unknown },
+  input: { app: string; from: unknown; to: unknown; safetyBackup?: unknown },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
+  const safety = parseSafetyBackup(input.safetyBackup);
   if (typeof input.from !== 'string' || typeof input.to !== 'string') {
     throw new ValidationError('Invalid copy: give from and to as NAME or other-app::NAME');
   }
@@ -28,7 +29,7 @@ export async function copyDatabase(
     );
   }
   const num = await deps.catalog.nextTransferNum(app);
-  return launchTransfer(deps, {
+  const copy: Transfer = {
     app,
     num,
     id: transferName('copy', 'manual', num),
@@ -39,5 +40,6 @@ export async function copyDatabase(
     source: { type: 'database', app: source.app, database: source.name },
     target: { type: 'database', app: target.app, database: target.name },
     createdAt: deps.clock.now().toISOString(),
-  });
+  };
+  return launchOverwrite(deps, copy, target, safety);
 }

@@ -3,7 +3,8 @@ import { UnprocessableError, ValidationError } from '../errors.js';
 import { parseAppName, splitAppQualified } from '../names.js';
 import { type Transfer, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
-import { launchTransfer, requireCompletedBackup } from './transfers.js';
+import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
+import { requireCompletedBackup } from './transfers.js';
 
 // `schema.extension` or `extension`, as Heroku's --extensions takes them.
 const EXTENSION = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_-]{0,62}$/;
@@ -31,16 +32,24 @@ export function parseExtensions(input: unknown): string[] {
  */
 export async function restoreBackup(
   deps: CoreDeps,
-  input: { app: string; backup?: string; database?: string; extensions?: unknown; parallel?: unknown },
+  input: {
+    app: string;
+    backup?: string;
+    database?: string;
+    extensions?: unknown;
+    parallel?: unknown;
+    safetyBackup?: unknown;
+  },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
   const extensions = parseExtensions(input.extensions);
   const parallel = parseParallel(input.parallel);
+  const safety = parseSafetyBackup(input.safetyBackup);
   if (input.backup !== undefined && typeof input.backup !== 'string') {
     throw new ValidationError('Invalid backup: give an id like b101');
   }
   if (input.backup !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(input.backup)) {
-    return restoreFromUrl(deps, app, input.backup, input.database, extensions, parallel);
+    return restoreFromUrl(deps, app, input.backup, input.database, extensions, parallel, safety);
   }
   // `other-app::b101`: the API has already checked that the caller may read other-app.
   const ref = input.backup === undefined ? undefined : splitAppQualified(input.backup, app);
@@ -50,7 +59,7 @@ export async function restoreBackup(
     throw new UnprocessableError(`Backup ${backup.id} has no verified object to restore from`);
   }
   const num = await deps.catalog.nextTransferNum(app);
-  return launchTransfer(deps, {
+  const restore: Transfer = {
     app,
     num,
     id: transferName('restore', 'manual', num),
@@ -71,7 +80,8 @@ export async function restoreBackup(
     extensions,
     ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
-  });
+  };
+  return launchOverwrite(deps, restore, target, safety);
 }
 
 /** `--parallel N`: 1 (the atomic restore) to 16 jobs. */
@@ -97,6 +107,7 @@ async function restoreFromUrl(
   database: string | undefined,
   extensions: string[],
   parallel: number,
+  safety: boolean,
 ): Promise<Transfer> {
   if (!url.toLowerCase().startsWith('https://') || url.length > 4096) {
     throw new ValidationError(
@@ -105,7 +116,7 @@ async function restoreFromUrl(
   }
   const target = await requireDatabase(deps, app, database ?? 'DATABASE');
   const num = await deps.catalog.nextTransferNum(app);
-  return launchTransfer(deps, {
+  const restore: Transfer = {
     app,
     num,
     id: transferName('restore', 'manual', num),
@@ -118,5 +129,6 @@ async function restoreFromUrl(
     extensions,
     ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
-  });
+  };
+  return launchOverwrite(deps, restore, target, safety);
 }

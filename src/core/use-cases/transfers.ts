@@ -171,9 +171,15 @@ export async function reconcileStoppedTask(
 ): Promise<Transfer | undefined> {
   const t = await deps.catalog.getTransfer(input.app, input.num);
   if (!t) return undefined;
+  // The safety backup ran in the same task: if it was still going, it died with it.
+  const safety = t.safetyBackup;
+  const reconcileSafety = async () => {
+    if (safety) await reconcileStoppedTask(deps, { ...input, app: safety.app, num: safety.num });
+  };
   if (isTerminal(t.status)) {
     // The worker recorded its own end; the rest (alert, retention) happens here, once.
     await afterTransferFinished(deps, t);
+    await reconcileSafety();
     return t;
   }
   const exit = input.exitCode === undefined ? '' : ` (exit code ${input.exitCode})`;
@@ -195,5 +201,6 @@ export async function reconcileStoppedTask(
     exitCode: input.exitCode,
   });
   await afterTransferFinished(deps, updated);
+  await reconcileSafety();
   return updated;
 }

@@ -1,0 +1,103 @@
+/**
+ * The safety backup a restore takes of its target first: when it cannot be taken, the restore does not touch the
+ * target at all.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/logger.js';
+import { systemClock } from '../../src/core/ports.js';
+import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
+import { MemoryBlobStore, MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { fingerprint } from '../helpers/db-fingerprint.js';
+import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+
+const APP = 'safety-app';
+let cluster: PgCluster;
+const deps: WorkerDeps & { catalog: MemoryCatalog; blobs: MemoryBlobStore } = {
+  catalog: new MemoryCatalog(),
+  blobs: new MemoryBlobStore(),
+  secrets: new MemorySecrets(),
+  clock: systemClock,
+  log: silentLogger,
+};
+
+beforeAll(async () => {
+  cluster = await startCluster();
+  await cluster.createDatabase('target');
+  await cluster.psql('target', 'CREATE TABLE precious (v text); INSERT INTO precious VALUES ($$keep me$$);');
+  const secretRef = await deps.secrets.put(APP, 'DATABASE', cluster.url('target'));
+  await deps.catalog.putDatabase({
+    app: APP,
+    name: 'DATABASE',
+    secretRef,
+    host: '127.0.0.1',
+    port: cluster.port,
+    database: 'target',
+    user: 'postgres',
+    createdAt: new Date().toISOString(),
+  });
+  deps.blobs.objects.set('manual/x.dump', Buffer.from('irrelevant: never read'));
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+it('fails the restore, leaving the target untouched, when its safety backup cannot be taken', async () => {
+  const before = await fingerprint(cluster, 'target');
+  const now = new Date().toISOString();
+  await deps.catalog.createTransfer({
+    app: APP,
+    num: 1,
+    id: 'b001',
+    kind: 'backup',
+    type: 'safety',
+    status: 'pending',
+    database: 'DATABASE',
+    source: { type: 'database', app: APP, database: 'DATABASE' },
+    target: { type: 'blob', key: 'safety/safety-app/DATABASE/b001.dump' },
+    createdAt: now,
+  });
+  await deps.catalog.createTransfer({
+    app: APP,
+    num: 2,
+    id: 'r002',
+    kind: 'restore',
+    type: 'manual',
+    status: 'pending',
+    database: 'DATABASE',
+    source: {
+      type: 'backup',
+      app: APP,
+      id: 'b009',
+      num: 9,
+      key: 'manual/x.dump',
+      sha256: 'f'.repeat(64),
+      bytes: 22,
+    },
+    target: { type: 'database', app: APP, database: 'DATABASE' },
+    safetyBackup: { app: APP, num: 1, id: 'b001' },
+    createdAt: now,
+  });
+  // A migration holds the table: the safety pg_dump cannot lock it within the lock wait timeout.
+  const migration = await cluster.session('target');
+  await migration.run('BEGIN; LOCK TABLE precious IN ACCESS EXCLUSIVE MODE;');
+  try {
+    const status = await runTransfer(deps, { app: APP, num: 2 }, new AbortController().signal, {
+      progressIntervalMs: 100,
+      lockWaitTimeout: '500ms',
+    });
+    expect(status).toBe('failed');
+  } finally {
+    await migration.close();
+  }
+  expect(await deps.catalog.getTransfer(APP, 1)).toMatchObject({
+    status: 'failed',
+    error: expect.stringMatching(/lock/i),
+  });
+  expect(await deps.catalog.getTransfer(APP, 2)).toMatchObject({
+    status: 'failed',
+    error: 'The safety backup b001 of DATABASE did not complete (failed); DATABASE was not touched',
+  });
+  expect(deps.blobs.objects.has('safety/safety-app/DATABASE/b001.dump')).toBe(false);
+  expect(await fingerprint(cluster, 'target')).toEqual(before);
+});
