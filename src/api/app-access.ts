@@ -28,18 +28,19 @@ export function presignedProofAccess(
   return {
     async verify(req, app) {
       const hint = `Requests that read ${app} must prove access to it: send header ${ACCESS_PROOF_HEADER} with a presigned GET of /v1/apps/${app}/access (the pgbackups CLI does this)`;
-      const proof = req.headers?.[ACCESS_PROOF_HEADER];
-      if (!proof) throw new ForbiddenError(hint);
-      let url: URL;
-      try {
-        url = new URL(proof);
-      } catch {
-        throw new ForbiddenError(`Malformed access proof. ${hint}`);
-      }
+      // One proof per other app, separated by spaces (a copy between two other apps needs two).
+      const proofs = (req.headers?.[ACCESS_PROOF_HEADER] ?? '').split(/\s+/).filter(Boolean);
+      if (proofs.length === 0) throw new ForbiddenError(hint);
+      const urls = proofs.map((p) => URL.parse(p));
+      if (urls.some((u) => u === null)) throw new ForbiddenError(`Malformed access proof. ${hint}`);
       // Only our own API, only the access route of exactly that app: the server must not become a fetch proxy.
-      if (!req.origin || url.origin !== req.origin || !url.pathname.endsWith(`/v1/apps/${app}/access`)) {
-        throw new ForbiddenError(`The access proof is not for ${app} on this API. ${hint}`);
-      }
+      const url = (urls as URL[]).find(
+        (u) =>
+          req.origin !== undefined &&
+          u.origin === req.origin &&
+          u.pathname.endsWith(`/v1/apps/${app}/access`),
+      );
+      if (!url) throw new ForbiddenError(`No access proof for ${app} on this API. ${hint}`);
       const res = await doFetch(url, {
         method: 'GET',
         redirect: 'error',

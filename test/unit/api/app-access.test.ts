@@ -26,6 +26,23 @@ describe('presignedProofAccess', () => {
     expect(calls).toEqual([proof]);
   });
 
+  it('picks the proof for each app from several', async () => {
+    const calls: string[] = [];
+    const verifier = presignedProofAccess({
+      fetch: async (url) => {
+        calls.push(String(url));
+        return new Response('{}', { status: 200 });
+      },
+    });
+    const both = `${ORIGIN}/v1/apps/first-app/access?X-Amz-Signature=1 ${ORIGIN}/v1/apps/second-app/access?X-Amz-Signature=2`;
+    await verifier.verify(request({ [ACCESS_PROOF_HEADER]: both }), 'second-app');
+    await verifier.verify(request({ [ACCESS_PROOF_HEADER]: both }), 'first-app');
+    expect(calls).toEqual([
+      `${ORIGIN}/v1/apps/second-app/access?X-Amz-Signature=2`,
+      `${ORIGIN}/v1/apps/first-app/access?X-Amz-Signature=1`,
+    ]);
+  });
+
   it('refuses when IAM says no', async () => {
     const verifier = presignedProofAccess({
       fetch: async () => new Response('{"message":"Forbidden"}', { status: 403 }),
@@ -44,12 +61,12 @@ describe('presignedProofAccess', () => {
     [
       'a proof for another host',
       { [ACCESS_PROOF_HEADER]: 'https://evil.example/v1/apps/other-app/access' },
-      /not for other-app/,
+      /No access proof for other-app/,
     ],
     [
       'a proof for another app',
       { [ACCESS_PROOF_HEADER]: `${ORIGIN}/v1/apps/example-app/access` },
-      /not for other-app/,
+      /No access proof for other-app/,
     ],
   ])('refuses %s without fetching anything', async (_what, headers, message) => {
     let fetched = false;

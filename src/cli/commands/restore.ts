@@ -1,0 +1,160 @@
+import { normaliseDatabaseName, parseAppName } from '../../core/names.js';
+import { parseTransferId } from '../../core/transfer.js';
+import { parseWholeNumber } from '../args.js';
+import { appPath } from '../client.js';
+import {
+  action,
+  type Command,
+  type Context,
+  confirm,
+  describeDatabase,
+  err,
+  getTransfer,
+  latestCompletedBackup,
+  requireDatabase,
+} from '../command.js';
+import { CliError, UsageError } from '../errors.js';
+import { confirmFlag, followFlags, noSafetyBackupFlag, safetyBackupNote, waitIntervalMs } from '../flags.js';
+import { followToEnd, printFollowHints } from '../follow.js';
+import { app, db, redactUrl } from '../format.js';
+import type { TransferJson } from '../types.js';
+
+/** What BACKUP names: a backup of this app, one of another app (`other-app::b101`), or an https URL. */
+export type BackupRef =
+  | { kind: 'id'; id: string }
+  | { kind: 'other-app'; app: string; id: string }
+  | { kind: 'url'; url: string };
+
+export function parseBackupRef(input: string, currentApp: string): BackupRef {
+  if (/^https?:\/\//i.test(input)) {
+    if (!/^https:\/\//i.test(input)) {
+      throw new UsageError(
+        'Refusing to restore from an http:// URL: the dump would travel unencrypted and could be altered. Use an https:// URL.',
+      );
+    }
+    try {
+      new URL(input);
+    } catch {
+      throw new UsageError(`Invalid backup URL ${redactUrl(input)}`);
+    }
+    return { kind: 'url', url: input };
+  }
+  const at = input.indexOf('::');
+  const owner = at === -1 ? currentApp : parseAppName(input.slice(0, at));
+  const id = at === -1 ? input : input.slice(at + 2);
+  parseTransferId(id);
+  return owner === currentApp ? { kind: 'id', id } : { kind: 'other-app', app: owner, id };
+}
+
+/** Splits Heroku's `--extensions 'a, b, schema.c'`: trimmed, lower-cased, sorted, without duplicates. */
+export function parseExtensionList(raw: string): string[] {
+  const names = raw
+    .split(',')
+    .map((e) => e.trim().toLowerCase())
+    .filter((e) => e !== '');
+  return [...new Set(names)].sort();
+}
+
+/** Resolves BACKUP to the value sent to the API and the words the prompt uses for it. */
+async function resolveBackup(
+  ctx: Context,
+  raw: string | undefined,
+): Promise<{ send: string; shown: string; otherApp?: string }> {
+  if (raw === undefined) {
+    const latest = await latestCompletedBackup(ctx);
+    return {
+      send: latest.id,
+      shown: `${latest.id} (the newest completed backup, of ${db(latest.database)})`,
+    };
+  }
+  const ref = parseBackupRef(raw, ctx.app);
+  if (ref.kind === 'url') return { send: ref.url, shown: `the dump at ${redactUrl(ref.url)}` };
+  if (ref.kind === 'other-app') {
+    return { send: `${ref.app}::${ref.id}`, shown: `${ref.id} of ${app(ref.app)}`, otherApp: ref.app };
+  }
+  // Checked before the prompt, so nobody confirms a restore that cannot run.
+  const t = await getTransfer(ctx, ref.id);
+  if (t.kind !== 'backup') throw new CliError(`${t.id} is a ${t.kind}, not a backup`);
+  if (t.status !== 'completed') {
+    throw new CliError(`Backup ${t.id} for ${app(ctx.app)} did not complete successfully (${t.status})`);
+  }
+  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})` };
+}
+
+export const restore: Command = {
+  name: 'restore',
+  usage: '[BACKUP] [DATABASE]',
+  summary: 'restore a backup into a database, replacing all of its data',
+  description: [
+    "BACKUP is an id (b101), another app's backup (other-app::b101) or an https:// URL of a pg_dump custom-format",
+    'dump; default: the newest completed backup. DATABASE defaults to DATABASE. With one argument, it is BACKUP.',
+    'The target is first backed up (kept 7 days; --no-safety-backup skips it), then wiped (its non-system schemas',
+    'are dropped and recreated) and restored in one transaction: if anything fails, it is left exactly as it was.',
+    '--parallel N restores with N pg_restore jobs: faster for large dumps, but a failure can leave it part-restored.',
+  ].join('\n'),
+  flags: {
+    confirm: confirmFlag,
+    extensions: {
+      type: 'string',
+      short: 'e',
+      value: "'a, schema.b'",
+      description: 'comma-separated extensions to pre-install before restoring',
+    },
+    parallel: {
+      type: 'string',
+      value: 'N',
+      description:
+        'pg_restore jobs, 1 to 16 (default 1: one atomic transaction; more is faster but not atomic)',
+    },
+    'no-safety-backup': noSafetyBackupFlag,
+    ...followFlags,
+  },
+  maxArgs: 2,
+  async run(ctx) {
+    const interval = waitIntervalMs(ctx.flags);
+    const extensions =
+      typeof ctx.flags.extensions === 'string' ? parseExtensionList(ctx.flags.extensions) : undefined;
+    const parallel =
+      typeof ctx.flags.parallel === 'string' ? parseWholeNumber(ctx.flags.parallel, 'parallel', 1, 16) : 1;
+    const safety = ctx.flags['no-safety-backup'] !== true;
+    const database = normaliseDatabaseName(ctx.args[1] ?? 'DATABASE');
+    const backup = await resolveBackup(ctx, ctx.args[0]);
+    const target = await requireDatabase(ctx, database);
+    await confirm(ctx, ctx.app, [
+      `This command will restore ${backup.shown}`,
+      `into ${db(database)} (${describeDatabase(target)}) of the app ${app(ctx.app)}.`,
+      `All data in ${db(database)} will be deleted: every table, view, sequence, function and type in its`,
+      'non-system schemas.',
+      safety
+        ? `A backup of ${db(database)} is taken first and kept 7 days.`
+        : `No backup of ${db(database)} is taken first (--no-safety-backup).`,
+      parallel > 1
+        ? `With --parallel ${parallel} the restore is not atomic: if it fails, ${db(database)} may be left part-restored.`
+        : `If the restore fails, ${db(database)} is left as it was.`,
+    ]);
+    const started = await action(
+      ctx,
+      `Starting restore of ${backup.send.startsWith('https://') ? redactUrl(backup.send) : backup.send} to ${db(database)}`,
+      () =>
+        ctx.client.post<TransferJson>(
+          appPath(ctx.app, 'restores'),
+          {
+            backup: backup.send,
+            database,
+            ...(extensions && extensions.length > 0 ? { extensions } : {}),
+            ...(parallel > 1 ? { parallel } : {}),
+            ...(safety ? {} : { safetyBackup: false }),
+          },
+          backup.otherApp ? [backup.otherApp] : undefined,
+        ),
+    );
+    const note = safetyBackupNote(started);
+    if (note) err(ctx, note);
+    printFollowHints(ctx, started);
+    return followToEnd(ctx, started, {
+      label: 'Restoring',
+      verbose: ctx.flags.verbose === true,
+      intervalMs: interval,
+    });
+  },
+};

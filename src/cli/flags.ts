@@ -1,0 +1,40 @@
+/** Flags several commands share. `-a/--app` and `-h/--help` are added to every command by the dispatcher. */
+import type { FlagSpec } from './args.js';
+import { parseSeconds } from './args.js';
+import { DEFAULT_WAIT_SECONDS, MIN_WAIT_SECONDS } from './follow.js';
+
+export const jsonFlag: FlagSpec = { type: 'boolean', description: 'print JSON on stdout instead of text' };
+export const confirmFlag: FlagSpec = {
+  type: 'string',
+  short: 'c',
+  value: 'NAME',
+  description: 'skip the prompt: give the name the prompt asks for',
+};
+export const verboseFlag: FlagSpec = { type: 'boolean', short: 'v', description: 'print every log line' };
+export const waitIntervalFlag: FlagSpec = {
+  type: 'string',
+  value: 'SECONDS',
+  description: `seconds between progress checks (default ${DEFAULT_WAIT_SECONDS})`,
+};
+
+export const followFlags = { verbose: verboseFlag, 'wait-interval': waitIntervalFlag, json: jsonFlag };
+
+export function waitIntervalMs(flags: Readonly<Record<string, string | boolean | undefined>>): number {
+  return parseSeconds(flags['wait-interval'], 'wait-interval', DEFAULT_WAIT_SECONDS, MIN_WAIT_SECONDS) * 1000;
+}
+
+export const noSafetyBackupFlag: FlagSpec = {
+  type: 'boolean',
+  description: 'do not back up the target first (by default a backup of it is taken and kept 7 days)',
+};
+
+/** The line printed once a restore or copy started, naming the backup that can undo it. */
+export function safetyBackupNote(t: {
+  readonly safetyBackup?: { readonly app: string; readonly id: string } | null;
+  readonly database: string;
+  readonly app: string;
+}): string | undefined {
+  if (!t.safetyBackup) return undefined;
+  const owner = t.safetyBackup.app === t.app ? '' : ` -a ${t.safetyBackup.app}`;
+  return `${t.database} is backed up to ${t.safetyBackup.id} first; to undo: pgbackups restore ${t.safetyBackup.id} ${t.database}${owner}`;
+}

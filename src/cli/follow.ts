@@ -1,0 +1,152 @@
+/**
+ * Following a transfer until it ends, as `heroku pg:backups:capture` does: on a terminal a status line with the
+ * processed size and the newest log line; with `--verbose` every log line once; Ctrl-C stops watching only.
+ */
+import { type Context, err, getTransfer } from './command.js';
+import { ApiError, EXIT } from './errors.js';
+import { formatBytes, logLine } from './format.js';
+import type { TransferJson } from './types.js';
+
+export const DEFAULT_WAIT_SECONDS = 3;
+/** Heroku forces at least 3 s; polling our API is cheap, so we allow faster (tests and impatient users). */
+export const MIN_WAIT_SECONDS = 0.2;
+/** Consecutive failed polls tolerated before giving up (Heroku tolerates about 21). */
+const MAX_POLL_FAILURES = 20;
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+export const isFinished = (t: TransferJson): boolean => TERMINAL.has(t.status);
+
+export interface FollowOptions {
+  /** `Backing up ⛁ DATABASE to b005`: the status line's text. */
+  readonly label: string;
+  readonly verbose: boolean;
+  readonly intervalMs: number;
+}
+
+export interface FollowResult {
+  readonly transfer: TransferJson;
+  readonly interrupted: boolean;
+}
+
+/** Redraws a block of lines in place on a terminal. */
+class LiveLines {
+  private drawn = 0;
+
+  constructor(private readonly ctx: Context) {}
+
+  draw(lines: readonly string[]): void {
+    const columns = this.ctx.io.stderr.columns ?? 80;
+    const fitted = lines.map((l) =>
+      [...l].length >= columns ? `${[...l].slice(0, columns - 2).join('')}…` : l,
+    );
+    const up = this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : '';
+    this.ctx.io.stderr.write(`${up}\r\x1b[J${fitted.join('\n')}`);
+    this.drawn = fitted.length;
+  }
+
+  clear(): void {
+    if (this.drawn === 0) return;
+    const up = this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : '';
+    this.ctx.io.stderr.write(`${up}\r\x1b[J`);
+    this.drawn = 0;
+  }
+}
+
+/** Polls until the transfer finishes or the user presses Ctrl-C. Progress goes to stderr. */
+export async function follow(ctx: Context, start: TransferJson, opts: FollowOptions): Promise<FollowResult> {
+  const tty = ctx.io.stderr.isTTY;
+  const live = tty && !opts.verbose ? new LiveLines(ctx) : undefined;
+  const stop = new AbortController();
+  const unregister = ctx.io.onInterrupt(() => stop.abort());
+  const seen = new Set<string>();
+  let t = start;
+  let failures = 0;
+  if (!live) ctx.io.stderr.write(`${opts.label}...${opts.verbose ? '\n' : ' '}`);
+  try {
+    for (;;) {
+      if (live) live.draw(statusLines(t, opts.label));
+      if (opts.verbose) {
+        for (const l of t.logs ?? []) {
+          const key = `${l.at}\u0000${l.message}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          err(ctx, logLine(l));
+        }
+      }
+      if (isFinished(t)) break;
+      await ctx.io.sleep(opts.intervalMs, stop.signal);
+      if (stop.signal.aborted) {
+        live?.clear();
+        if (!live && !opts.verbose) ctx.io.stderr.write('\n');
+        return { transfer: t, interrupted: true };
+      }
+      try {
+        t = await getTransfer(ctx, start.id, tty || opts.verbose);
+        failures = 0;
+      } catch (e) {
+        // A missing transfer will not come back; anything else (network, 5xx) may be brief.
+        if ((e instanceof ApiError && e.status === 404) || ++failures > MAX_POLL_FAILURES) throw e;
+      }
+    }
+  } finally {
+    unregister();
+  }
+  const ok = t.status === 'completed';
+  if (live) {
+    live.clear();
+    ctx.io.stderr.write(`${opts.label}... ${ok ? 'done' : '!'}\n`);
+  } else if (opts.verbose) {
+    err(ctx, `${opts.label}... ${ok ? 'done' : '!'}`);
+  } else {
+    ctx.io.stderr.write(`${ok ? 'done' : '!'}\n`);
+  }
+  return { transfer: t, interrupted: false };
+}
+
+function statusLines(t: TransferJson, label: string): string[] {
+  const progress = t.status === 'pending' ? 'pending' : formatBytes(t.processedBytes ?? 0);
+  const latest = t.logs?.at(-1);
+  return latest ? [`${label}... ${progress}`, logLine(latest)] : [`${label}... ${progress}`];
+}
+
+/** The lines Heroku prints before following: how to stop watching, check and cancel. */
+export function printFollowHints(ctx: Context, t: TransferJson): void {
+  const word = t.kind;
+  err(ctx);
+  err(ctx, `Use Ctrl-C at any time to stop monitoring progress; the ${word} will continue running.`);
+  err(ctx, `Use pgbackups info ${t.id} to check progress.`);
+  err(ctx, `Stop a running ${word} with pgbackups cancel ${t.id}.`);
+  err(ctx);
+}
+
+/**
+ * Follows a transfer and reports how it ended: exit 0 when completed, 2 (with its last log lines) when it failed
+ * or was cancelled, 130 when the user stopped watching.
+ */
+export async function followToEnd(ctx: Context, started: TransferJson, opts: FollowOptions): Promise<number> {
+  const { transfer, interrupted } = await follow(ctx, started, opts);
+  if (interrupted) {
+    err(
+      ctx,
+      `Stopped watching ${transfer.id}; the ${transfer.kind} continues. Check it with pgbackups info ${transfer.id}.`,
+    );
+    if (ctx.json) ctx.io.stdout.write(`${JSON.stringify(transfer, null, 2)}\n`);
+    return EXIT.interrupted;
+  }
+  const final = transfer.status === 'completed' ? transfer : await getTransfer(ctx, transfer.id, true);
+  if (ctx.json) ctx.io.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
+  if (final.status === 'completed') return EXIT.ok;
+  err(ctx, failureReport(final));
+  return EXIT.transferFailed;
+}
+
+/** Heroku's failure text, naming the right kind of transfer, with the last five log messages. */
+export function failureReport(t: TransferJson): string {
+  const messages = (t.logs ?? []).slice(-5).map((l) => l.message);
+  if (t.error && !messages.some((m) => m.includes(t.error as string))) messages.push(t.error);
+  const head =
+    t.status === 'cancelled'
+      ? `The ${t.kind} ${t.id} was cancelled and did not finish.`
+      : `An error occurred and the ${t.kind} did not finish.`;
+  return [head, '', ...messages, '', `Run pgbackups info ${t.id} for more details.`].join('\n');
+}
