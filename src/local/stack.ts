@@ -47,8 +47,10 @@ export interface LocalStackOptions {
   /** How often the watchdog and the pruner run. @default hourly and daily, as in AWS */
   readonly watchdogIntervalMs?: number;
   readonly pruneIntervalMs?: number;
-  /** Show workers' log lines on this process's output. @default 'inherit' */
-  readonly workerOutput?: 'inherit' | 'ignore';
+  /** Show workers' log lines on this process's output, or hand each line to a function. @default 'inherit' */
+  readonly workerOutput?: 'inherit' | 'ignore' | ((line: string) => void);
+  /** Extra environment for every worker, over the stack's own (tests: e.g. an S3 endpoint behind a fault proxy). */
+  readonly workerEnv?: Readonly<Record<string, string>>;
 }
 
 export interface LocalStack {
@@ -111,6 +113,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       AWS_SECRET_ACCESS_KEY: 'local',
       // Locally Node 20 is supported; the SDK's "needs Node 22 from 2027" banner is for the AWS side, which runs 22.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...opts.workerEnv,
     },
     onExit: async (exit) => {
       if (!deps) return;

@@ -257,6 +257,8 @@ class TransferRun {
       if (kind === 'backup' && target.type === 'blob')
         await this.deps.blobs.delete(target.key).catch(() => {});
       const now = await this.deps.catalog.getTransfer(app, num);
+      // Deleted meanwhile (delete of a running backup): the log lines just flushed must not outlive it.
+      if (!now) await this.deps.catalog.deleteTransfer(app, num).catch(() => {});
       this.log.warn('transfer changed while running; final status not written', {
         wanted: patch.status,
         status: now?.status,

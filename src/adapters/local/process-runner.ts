@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../core/logger.js';
 import type { TaskRequest, TaskRunner } from '../../core/ports.js';
@@ -21,8 +22,11 @@ export interface LocalProcessRunnerOptions {
   readonly log: Logger;
   /** Called when a worker exits, like ECS's task-state event; the caller reconciles the transfer. */
   readonly onExit: (exit: TaskExit) => void | Promise<void>;
-  /** Where workers' JSON log lines go: the terminal (`inherit`, like a container's log stream) or nowhere. */
-  readonly workerOutput?: 'inherit' | 'ignore';
+  /**
+   * Where workers' JSON log lines go: the terminal (`inherit`, like a container's log stream), nowhere, or a
+   * function called with each line of their stdout and stderr (tests read them, e.g. to look for secrets).
+   */
+  readonly workerOutput?: 'inherit' | 'ignore' | ((line: string) => void);
 }
 
 /**
@@ -36,6 +40,8 @@ export class LocalProcessRunner implements TaskRunner {
   constructor(private readonly opts: LocalProcessRunnerOptions) {}
 
   async start(req: TaskRequest): Promise<{ taskRef: string }> {
+    const output = this.opts.workerOutput ?? 'inherit';
+    const stdio = typeof output === 'function' ? 'pipe' : output;
     const child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER_ENTRY], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -44,9 +50,15 @@ export class LocalProcessRunner implements TaskRunner {
         PGBACKUPS_APP: req.app,
         PGBACKUPS_TRANSFER_NUM: String(req.num),
       },
-      stdio: ['ignore', this.opts.workerOutput ?? 'inherit', this.opts.workerOutput ?? 'inherit'],
+      stdio: ['ignore', stdio, stdio],
       detached: true,
     });
+    if (typeof output === 'function') {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream)
+          createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on('line', output);
+      }
+    }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));
       child.once('error', reject);
