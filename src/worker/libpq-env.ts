@@ -3,37 +3,10 @@
  * through its environment: never argv (visible in `ps` and /proc), never a log line or error message.
  */
 
+import { LIBPQ_URL_PARAMS as QUERY_PARAMS } from '../core/connection-url.js';
+
 /** Every child of the worker identifies itself in `pg_stat_activity` under this name. */
 export const APPLICATION_NAME = 'pgbackups';
-
-/** Query parameters of a connection URL and the libpq variable each becomes. */
-const QUERY_PARAMS: Record<string, string> = {
-  host: 'PGHOST',
-  hostaddr: 'PGHOSTADDR',
-  port: 'PGPORT',
-  user: 'PGUSER',
-  password: 'PGPASSWORD',
-  dbname: 'PGDATABASE',
-  sslmode: 'PGSSLMODE',
-  sslrootcert: 'PGSSLROOTCERT',
-  sslcert: 'PGSSLCERT',
-  sslkey: 'PGSSLKEY',
-  sslcrl: 'PGSSLCRL',
-  sslcompression: 'PGSSLCOMPRESSION',
-  sslsni: 'PGSSLSNI',
-  ssl_min_protocol_version: 'PGSSLMINPROTOCOLVERSION',
-  ssl_max_protocol_version: 'PGSSLMAXPROTOCOLVERSION',
-  channel_binding: 'PGCHANNELBINDING',
-  connect_timeout: 'PGCONNECT_TIMEOUT',
-  options: 'PGOPTIONS',
-  target_session_attrs: 'PGTARGETSESSIONATTRS',
-  gssencmode: 'PGGSSENCMODE',
-  krbsrvname: 'PGKRBSRVNAME',
-  requirepeer: 'PGREQUIREPEER',
-  // Ignored on purpose: the worker always names itself (see APPLICATION_NAME).
-  application_name: '',
-  fallback_application_name: '',
-};
 
 /** Seconds libpq waits for a connection when the URL does not say; a dead host must not hang a worker. */
 const DEFAULT_CONNECT_TIMEOUT = '30';

@@ -101,3 +101,64 @@ it('fails the restore, leaving the target untouched, when its safety backup cann
   expect(deps.blobs.objects.has('safety/safety-app/DATABASE/b001.dump')).toBe(false);
   expect(await fingerprint(cluster, 'target')).toEqual(before);
 });
+
+it('does not commit a restore the watchdog has already failed, even though its worker lives on', async () => {
+  // A backup to restore from: this database's own dump, captured through the worker.
+  await deps.catalog.createTransfer({
+    app: APP,
+    num: 3,
+    id: 'b003',
+    kind: 'backup',
+    type: 'manual',
+    status: 'pending',
+    database: 'DATABASE',
+    source: { type: 'database', app: APP, database: 'DATABASE' },
+    target: { type: 'blob', key: 'manual/safety-app/DATABASE/b003.dump' },
+    createdAt: new Date().toISOString(),
+  });
+  expect(await runTransfer(deps, { app: APP, num: 3 }, new AbortController().signal)).toBe('completed');
+  const b003 = await deps.catalog.getTransfer(APP, 3);
+  await cluster.psql('target', 'INSERT INTO precious VALUES ($$changed after the backup$$);');
+  const before = await fingerprint(cluster, 'target');
+
+  await deps.catalog.createTransfer({
+    app: APP,
+    num: 4,
+    id: 'r004',
+    kind: 'restore',
+    type: 'manual',
+    status: 'pending',
+    database: 'DATABASE',
+    source: {
+      type: 'backup',
+      app: APP,
+      id: 'b003',
+      num: 3,
+      key: 'manual/safety-app/DATABASE/b003.dump',
+      sha256: b003?.sha256 as string,
+      bytes: b003?.backupBytes as number,
+    },
+    target: { type: 'database', app: APP, database: 'DATABASE' },
+    createdAt: new Date().toISOString(),
+  });
+  // The restore's wipe waits on a migration's lock; meanwhile the watchdog declares the transfer failed.
+  const migration = await cluster.session('target');
+  await migration.run('BEGIN; LOCK TABLE precious IN ACCESS EXCLUSIVE MODE;');
+  const running = runTransfer(deps, { app: APP, num: 4 }, new AbortController().signal, {
+    progressIntervalMs: 60_000,
+  });
+  for (let i = 0; i < 200 && (await deps.catalog.getTransfer(APP, 4))?.status !== 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await deps.catalog.updateTransfer(APP, 4, { status: 'failed', error: 'Watchdog: no heartbeat' }, [
+    'running',
+  ]);
+  await migration.close();
+  await running;
+
+  expect(await deps.catalog.getTransfer(APP, 4)).toMatchObject({
+    status: 'failed',
+    error: 'Watchdog: no heartbeat',
+  });
+  expect(await fingerprint(cluster, 'target')).toEqual(before);
+});

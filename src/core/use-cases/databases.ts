@@ -1,3 +1,4 @@
+import { LIBPQ_URL_PARAMS } from '../connection-url.js';
 import type { CoreDeps } from '../deps.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { normaliseDatabaseName, parseAppName } from '../names.js';
@@ -50,13 +51,28 @@ export function parseConnectionUrl(url: unknown): ParsedUrl {
     );
   }
   if (!u.hostname) throw new ValidationError(`Invalid connection URL: the host is missing; ${hint}`);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ValidationError(`Invalid connection URL: the ${what} has a malformed %-escape; ${hint}`);
+    }
+  };
+  for (const name of u.searchParams.keys()) {
+    if (!Object.hasOwn(LIBPQ_URL_PARAMS, name)) {
+      throw new ValidationError(
+        `Invalid connection URL: unsupported parameter ${JSON.stringify(name).slice(0, 60)}; use libpq parameters such as sslmode, connect_timeout or options`,
+      );
+    }
+  }
+  const database = decode(u.pathname.replace(/^\//, ''), 'database name');
   if (!database) throw new ValidationError(`Invalid connection URL: the database name is missing; ${hint}`);
   const port = u.port ? Number(u.port) : 5432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ValidationError(`Invalid connection URL: the port must be 1–65535; ${hint}`);
   }
-  const user = decodeURIComponent(u.username);
+  const user = decode(u.username, 'user');
+  decode(u.password, 'password');
   if (!user) throw new ValidationError(`Invalid connection URL: the user is missing; ${hint}`);
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port, database, user };
 }

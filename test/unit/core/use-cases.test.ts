@@ -290,3 +290,26 @@ describe('afterTransferFinished via reconcile', () => {
     ]);
   });
 });
+
+describe('connection URL checks at attach time', () => {
+  it.each([
+    ['postgres://u:p@h/%E0%A4%A', /database name has a malformed %-escape/],
+    ['postgres://%E0@h/d', /user has a malformed %-escape/],
+    ['postgres://u:%zz@h/d', /password has a malformed %-escape/],
+    ['postgres://u:p@h/d?bogus=1', /unsupported parameter "bogus"/],
+  ])('refuses %s with a 400 that does not echo it', async (url, message) => {
+    const err = await attachDatabase(deps, { app: 'example-app', name: 'PINK', url }).catch((e) => e);
+    expect(err).toMatchObject({ code: 'bad_request', message: expect.stringMatching(message) });
+    expect(err.message).not.toContain(url);
+  });
+
+  it('accepts the libpq parameters the worker passes on', async () => {
+    await expect(
+      attachDatabase(deps, {
+        app: 'example-app',
+        name: 'PINK',
+        url: 'postgres://u:p@h/d?sslmode=require&connect_timeout=5',
+      }),
+    ).resolves.toMatchObject({ name: 'PINK' });
+  });
+});
