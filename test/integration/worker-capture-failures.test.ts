@@ -5,31 +5,23 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
-import { systemClock } from '../../src/core/ports.js';
 import { type Transfer, type TransferStatus, transferName } from '../../src/core/transfer.js';
-import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
-import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
 import { type PgCluster, type PgSession, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
+import { attachClusterDatabase, type TestWorkerDeps, workerDeps } from '../helpers/worker-deps.js';
 
 const APP = 'example-app';
 
 let cluster: PgCluster;
 let s3: LocalS3;
-let deps: WorkerDeps & { catalog: MemoryCatalog; blobs: S3BlobStore };
+let deps: TestWorkerDeps<S3BlobStore>;
 let locker: PgSession;
 
 beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3rver()]);
-  deps = {
-    catalog: new MemoryCatalog(),
-    blobs: new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }),
-    secrets: new MemorySecrets(),
-    clock: systemClock,
-    log: silentLogger,
-  };
+  deps = workerDeps(new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }));
   await cluster.createDatabase('shop');
   await cluster.psql(
     'shop',
@@ -37,17 +29,7 @@ beforeAll(async () => {
      CREATE TABLE orders (id int PRIMARY KEY, note text);
      INSERT INTO orders SELECT i, 'order ' || i FROM generate_series(1, 1000) i;`,
   );
-  const secretRef = await deps.secrets.put(APP, 'DATABASE', cluster.url('shop'));
-  await deps.catalog.putDatabase({
-    app: APP,
-    name: 'DATABASE',
-    secretRef,
-    host: '127.0.0.1',
-    port: cluster.port,
-    database: 'shop',
-    user: 'postgres',
-    createdAt: new Date().toISOString(),
-  });
+  await attachClusterDatabase(deps, cluster, APP, 'DATABASE', 'shop');
 });
 
 afterAll(async () => {

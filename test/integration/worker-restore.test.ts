@@ -7,15 +7,13 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
-import { systemClock } from '../../src/core/ports.js';
 import { type Transfer, transferName } from '../../src/core/transfer.js';
-import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
-import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
+import { attachClusterDatabase, type TestWorkerDeps, workerDeps } from '../helpers/worker-deps.js';
 
 const APP = 'example-app';
 const FIXTURE = fileURLToPath(new URL('../helpers/fixtures/awkward.sql', import.meta.url));
@@ -27,17 +25,11 @@ const UNRELATED = `CREATE SCHEMA billing;
 
 let cluster: PgCluster;
 let s3: LocalS3;
-let deps: WorkerDeps & { catalog: MemoryCatalog; blobs: S3BlobStore };
+let deps: TestWorkerDeps<S3BlobStore>;
 
 beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3rver()]);
-  deps = {
-    catalog: new MemoryCatalog(),
-    blobs: new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }),
-    secrets: new MemorySecrets(),
-    clock: systemClock,
-    log: silentLogger,
-  };
+  deps = workerDeps(new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }));
   await cluster.createDatabase('source');
   await cluster.psqlFile('source', FIXTURE);
   for (const db of ['source', 'target', 'copy_target']) {
@@ -46,19 +38,7 @@ beforeAll(async () => {
   }
 });
 
-async function attach(name: string, db: string) {
-  const secretRef = await deps.secrets.put(APP, name, cluster.url(db));
-  await deps.catalog.putDatabase({
-    app: APP,
-    name,
-    secretRef,
-    host: '127.0.0.1',
-    port: cluster.port,
-    database: db,
-    user: 'postgres',
-    createdAt: new Date().toISOString(),
-  });
-}
+const attach = (name: string, db: string) => attachClusterDatabase(deps, cluster, APP, name, db);
 
 afterAll(async () => {
   await Promise.all([cluster?.stop(), s3?.stop()]);

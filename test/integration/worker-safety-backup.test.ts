@@ -3,38 +3,21 @@
  * target at all.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.js';
-import { systemClock } from '../../src/core/ports.js';
-import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
-import { MemoryBlobStore, MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
+import { MemoryBlobStore } from '../fakes/index.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { attachClusterDatabase, workerDeps } from '../helpers/worker-deps.js';
 
 const APP = 'safety-app';
 let cluster: PgCluster;
-const deps: WorkerDeps & { catalog: MemoryCatalog; blobs: MemoryBlobStore } = {
-  catalog: new MemoryCatalog(),
-  blobs: new MemoryBlobStore(),
-  secrets: new MemorySecrets(),
-  clock: systemClock,
-  log: silentLogger,
-};
+const deps = workerDeps(new MemoryBlobStore());
 
 beforeAll(async () => {
   cluster = await startCluster();
   await cluster.createDatabase('target');
   await cluster.psql('target', 'CREATE TABLE precious (v text); INSERT INTO precious VALUES ($$keep me$$);');
-  const secretRef = await deps.secrets.put(APP, 'DATABASE', cluster.url('target'));
-  await deps.catalog.putDatabase({
-    app: APP,
-    name: 'DATABASE',
-    secretRef,
-    host: '127.0.0.1',
-    port: cluster.port,
-    database: 'target',
-    user: 'postgres',
-    createdAt: new Date().toISOString(),
-  });
+  await attachClusterDatabase(deps, cluster, APP, 'DATABASE', 'target');
   deps.blobs.objects.set('manual/x.dump', Buffer.from('irrelevant: never read'));
 });
 

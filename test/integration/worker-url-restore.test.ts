@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { isPublicAddress, openGuardedUrl, type Resolver } from '../../src/adapters/net/url-guard.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { systemClock } from '../../src/core/ports.js';
-import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
-import { MemoryBlobStore, MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
+import { MemoryBlobStore } from '../fakes/index.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, run, startCluster, withoutPgEnv } from '../helpers/pg-cluster.js';
+import { attachClusterDatabase, workerDeps } from '../helpers/worker-deps.js';
 
 const APP = 'url-app';
 let cluster: PgCluster;
@@ -25,13 +24,7 @@ let port: number;
 let dir: string;
 let ca: Buffer;
 let dump: Buffer;
-const deps: WorkerDeps & { catalog: MemoryCatalog } = {
-  catalog: new MemoryCatalog(),
-  blobs: new MemoryBlobStore(),
-  secrets: new MemorySecrets(),
-  clock: systemClock,
-  log: silentLogger,
-};
+const deps = workerDeps(new MemoryBlobStore());
 
 // dump.test plays a public host (its test address is allowed); metadata.test resolves to the metadata endpoint.
 const resolve: Resolver = async (host) => {
@@ -103,17 +96,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 
-  const secretRef = await deps.secrets.put(APP, 'DATABASE', cluster.url('target'));
-  await deps.catalog.putDatabase({
-    app: APP,
-    name: 'DATABASE',
-    secretRef,
-    host: '127.0.0.1',
-    port: cluster.port,
-    database: 'target',
-    user: 'postgres',
-    createdAt: new Date().toISOString(),
-  });
+  await attachClusterDatabase(deps, cluster, APP, 'DATABASE', 'target');
 });
 
 afterAll(async () => {
