@@ -6,6 +6,7 @@ import { chooseCompression, dumpError, pgDumpVersion, startDump } from './captur
 import { CommitGate } from './commit-gate.js';
 import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
+import { parallelRestore } from './parallel-restore.js';
 import { startPgProcess } from './pg-process.js';
 import { restorePrelude } from './restore-sql.js';
 import { ChildStdinSink, HashCounter } from './streams.js';
@@ -141,6 +142,17 @@ async function restoreArchive(
         return false;
       }
       ctx.tlog.info('pg_restore finished successfully');
+      // Last check, against the catalog: a worker that outlived its transfer (the stack restarted, the watchdog
+      // or reconciler gave up on it) must not overwrite a target the API already reports as untouched. Only a
+      // write conditional on `running` counts; an unreachable catalog means no COMMIT either.
+      const t = ctx.transfer;
+      const still = await ctx.deps.catalog
+        .updateTransfer(t.app, t.num, { heartbeatAt: ctx.deps.clock.now().toISOString() }, ['running'])
+        .catch(() => undefined);
+      if (!still || still.cancelRequested) {
+        failure ??= `The transfer was ended elsewhere before it could commit (${still ? 'cancel requested' : 'no longer running'}); ${UNCHANGED}`;
+        return false;
+      }
       ctx.tlog.info('all checks passed: sending COMMIT');
       return true;
     },
@@ -187,6 +199,8 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
   await ctx.record({ serverVersion: server.serverVersion });
   ctx.signal.throwIfAborted();
 
+  // --parallel N (N > 1): download first, then pg_restore --jobs N; faster, not atomic (parallel-restore.ts).
+  const jobs = t.parallel ?? 1;
   let source: ArchiveSource;
   const src = t.source;
   if (src.type === 'backup') {
@@ -195,6 +209,10 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
       ctx.tlog.error('download finished with errors');
       throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`);
     });
+    if (jobs > 1) {
+      const r = await parallelRestore(ctx, target, { stream, expected: src }, t.extensions, jobs);
+      return { processedBytes: r.bytes, sha256: r.sha256 };
+    }
     source = {
       stream,
       stop: () => stream.destroy(),
@@ -214,6 +232,10 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
     if (!ctx.openUrl) throw new Error('Restoring from a URL is not supported by this worker');
     ctx.tlog.info(`restoring from a URL into ${t.target.database}`);
     const stream = await ctx.openUrl(src.url, ctx.signal);
+    if (jobs > 1) {
+      const r = await parallelRestore(ctx, target, { stream }, t.extensions, jobs);
+      return { processedBytes: r.bytes, sha256: r.sha256 };
+    }
     source = {
       stream,
       stop: () => stream.destroy(),
