@@ -32,7 +32,8 @@ export function chooseCompression(pgDumpMajor: number, level?: number): { args: 
       ? { args: ['--compress=none'], label: 'none' }
       : { args: [`--compress=zstd:${l}`], label: `zstd:${l}` };
   }
-  const l = level ?? 1;
+  // A pre-16 client only knows gzip 0–9; a zstd-sized app setting (up to 19) means "as small as it gets".
+  const l = Math.min(level ?? 1, 9);
   return { args: [`--compress=${l}`], label: l === 0 ? 'none' : `gzip:${l}` };
 }
 
@@ -126,6 +127,8 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
     beforeEnd: async () => {
       const exit = await dump.exited;
       if (exit.code !== 0) throw dumpError(ctx, dump, exit);
+      // Logged when it happens: what follows is only the upload's last part and its completion.
+      ctx.tlog.info('pg_dump finished successfully');
     },
   });
   // The upload's rejection carries the error; this pipeline only moves bytes with backpressure.
@@ -149,7 +152,6 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
   } finally {
     ctx.signal.removeEventListener('abort', stop);
   }
-  ctx.tlog.info('pg_dump finished successfully');
   ctx.tlog.info('upload finished successfully');
 
   const sha256 = body.sha256!;

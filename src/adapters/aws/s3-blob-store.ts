@@ -16,9 +16,12 @@ import type { BlobStore, UploadResult } from '../../core/ports.js';
 /**
  * 64 MiB parts: lib-storage cannot size parts for a stream of unknown length, and its 5 MiB default caps an
  * object at 10,000 parts ≈ 48.8 GiB. 64 MiB allows ~625 GiB; memory stays about partSize × (queueSize + 1).
+ * One part in flight while the next one fills: a compressed dump arrives at tens of MB/s, slower than one PUT
+ * stream to S3, so a second concurrent part bought no speed in `npm run bench` (docs/benchmarks.md), only peak
+ * RSS (1 GB database: 394 MiB with 2, 349 MiB with 1).
  */
 export const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
-export const DEFAULT_QUEUE_SIZE = 2;
+export const DEFAULT_QUEUE_SIZE = 1;
 
 export interface S3BlobStoreOptions {
   readonly client: S3Client;

@@ -1,0 +1,408 @@
+/**
+ * `npm run bench` — the numbers behind docs/benchmarks.md, measured in one run on this machine:
+ *
+ * - a throwaway PostgreSQL cluster with a realistic database (BENCH_SIZE_MB of heap, default 1000), a small one
+ *   of the same shape (1/8 of it, for memory at two sizes) and a pgbench one (very compressible, 1/4 of it);
+ * - the local stack (dynalite, s3rver, API, one worker process per transfer), driven through its HTTP API;
+ * - capture, atomic restore, `--parallel 2` restore and copy through the stack, each alternated with its raw
+ *   PostgreSQL baseline, BENCH_REPS times (default 3), medians reported;
+ * - the worker's peak RSS (VmHWM) per operation and database size; API list latency at 1,000 transfers; the size
+ *   of each Lambda bundle.
+ *
+ * Environment: BENCH_SIZE_MB, BENCH_REPS, BENCH_OUT (report path, default docs/benchmarks.md).
+ */
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../src/core/logger.js';
+import type { Transfer } from '../src/core/transfer.js';
+import { startLocalStack } from '../src/local/stack.js';
+import { startCluster } from '../test/helpers/pg-cluster.js';
+import { lambdaBundleSizes } from './lib/bundles.js';
+import { buildPgbench, buildRealistic, rowCount } from './lib/data.js';
+import { type Results, writeReport } from './lib/report.js';
+import { liveWorkers, type RssPeaks, RssSampler } from './lib/rss.js';
+import { timedShell, writeZstdShim } from './lib/shell.js';
+import { median, percentile } from './lib/stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SIZE_MB = Number(process.env.BENCH_SIZE_MB ?? 1000);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const OUT = resolve(ROOT, process.env.BENCH_OUT ?? 'docs/benchmarks.md');
+const APP = 'bench';
+const LAT_APP = 'latency';
+
+const say = (msg: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+async function main() {
+  const started = performance.now();
+  const startedAt = new Date();
+  const loadBefore = os.loadavg();
+  if (!Number.isFinite(SIZE_MB) || SIZE_MB < 20) throw new Error('BENCH_SIZE_MB must be a number ≥ 20');
+  const work = await mkdtemp(join(os.tmpdir(), 'pgbackups-bench-'));
+  await mkdir(join(ROOT, 'bench/out'), { recursive: true });
+  say(`size ${SIZE_MB} MB, ${REPS} repetitions, scratch ${work}`);
+
+  const cluster = await startCluster();
+  const bin = (p: string) => join(cluster.binDir, p);
+  const rawEnv: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    PGHOST: '127.0.0.1',
+    PGPORT: String(cluster.port),
+    PGUSER: 'postgres',
+    PGPASSWORD: cluster.password,
+    LC_MESSAGES: 'C',
+  };
+  const shimDir = join(work, 'shim');
+  await mkdir(shimDir);
+  await writeZstdShim(shimDir, bin('pg_dump'));
+  const stack = await startLocalStack({
+    dataDir: join(work, 'stack'),
+    port: 0,
+    log: silentLogger,
+    workerOutput: 'ignore',
+  });
+  const results: Results = {
+    sizeMb: SIZE_MB,
+    reps: REPS,
+    startedAt: startedAt.toISOString(),
+    loadBefore,
+    databases: {},
+    ops: {},
+    rss: [],
+    latency: { pageMs: [], fullPageMs: [], walkMs: [] },
+    bundles: [],
+    pgVersion: '',
+    notes: [],
+  };
+
+  try {
+    results.pgVersion = (await cluster.psql('postgres', 'SELECT version()')).trim();
+
+    // ---- databases
+    const dbs = [
+      {
+        name: 'real',
+        att: 'REAL',
+        table: 'public.events',
+        build: () => buildRealistic(cluster, 'real', SIZE_MB),
+      },
+      {
+        name: 'real_small',
+        att: 'REAL_SMALL',
+        table: 'public.events',
+        build: () => buildRealistic(cluster, 'real_small', Math.max(10, SIZE_MB / 8)),
+      },
+      {
+        name: 'pgb',
+        att: 'PGB',
+        table: 'public.pgbench_accounts',
+        build: () => buildPgbench(cluster, 'pgb', Math.max(1, Math.round(SIZE_MB / 4 / 15))),
+      },
+    ] as const;
+    for (const d of dbs) {
+      const t0 = performance.now();
+      const bytes = await d.build();
+      const rows = await rowCount(cluster, d.name, d.table);
+      results.databases[d.name] = { bytes, rows, table: d.table, buildMs: performance.now() - t0 };
+      say(`built ${d.name}: ${(bytes / 1e6).toFixed(0)} MB, ${rows} rows`);
+    }
+    await cluster.createDatabase('target');
+
+    // ---- the stack's app
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${stack.apiUrl}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+      return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+    };
+    for (const d of [...dbs, { name: 'target', att: 'TARGET' }]) {
+      await api('PUT', `/v1/apps/${APP}/databases/${d.att}`, { url: cluster.url(d.name) });
+    }
+    await api('PUT', `/v1/apps/${APP}/settings`, { manualLimit: 1000 });
+
+    const resetTarget = async () => {
+      await cluster.dropDatabase('target');
+      await cluster.createDatabase('target');
+    };
+
+    const record = (op: string, db: string, sample: Record<string, number>) => {
+      results.ops[`${db}:${op}`] ??= [];
+      results.ops[`${db}:${op}`]!.push(sample);
+    };
+
+    /** Starts a transfer through the API and waits for the worker to finish and exit. */
+    const stackOp = async (
+      op: string,
+      db: string,
+      path: string,
+      body: Record<string, unknown>,
+    ): Promise<Transfer> => {
+      while (liveWorkers().length) await sleep(20);
+      const sampler = new RssSampler();
+      sampler.start();
+      const t0 = performance.now();
+      const view = await api('POST', `/v1/apps/${APP}/${path}`, body);
+      const num = view.num as number;
+      let t: Transfer | undefined;
+      for (;;) {
+        t = await stack.deps.catalog.getTransfer(APP, num);
+        if (t && !['pending', 'running'].includes(t.status)) break;
+        await sleep(25);
+      }
+      const e2eMs = performance.now() - t0;
+      for (let i = 0; i < 400 && liveWorkers().length; i++) await sleep(25);
+      const rss: RssPeaks = sampler.stop();
+      if (t.status !== 'completed') {
+        const full = await stack.deps.catalog.getTransfer(APP, num, { logs: true });
+        throw new Error(
+          `${op} on ${db} ${t.status}: ${t.error}\n${(full?.logs ?? [])
+            .slice(-15)
+            .map((l) => l.message)
+            .join('\n')}`,
+        );
+      }
+      const ms = Date.parse(t.finishedAt!) - Date.parse(t.startedAt!);
+      const sample: Record<string, number> = { ms, e2eMs, bytes: t.backupBytes ?? t.processedBytes ?? 0 };
+      if (t.kind === 'backup') {
+        // From pg_dump's exit to the end: the upload's last part, CompleteMultipartUpload and the size check.
+        const logs = (await stack.deps.catalog.getTransfer(APP, num, { logs: true }))?.logs ?? [];
+        const dumped = logs.find((l) => l.message === 'pg_dump finished successfully');
+        if (dumped) sample.tailMs = Date.parse(t.finishedAt!) - Date.parse(dumped.at);
+      }
+      record(op, db, sample);
+      results.rss.push({ op, db, dbBytes: results.databases[db]!.bytes, ...rss });
+      return t;
+    };
+
+    const raw = async (op: string, db: string, script: string, file?: string) => {
+      const r = await timedShell(script, rawEnv);
+      const bytes = file ? (await stat(file)).size : 0;
+      record(op, db, { ms: r.ms, bytes });
+    };
+
+    const pgDump = bin('pg_dump');
+    const pgRestore = bin('pg_restore');
+    const restoreFlags = '--no-owner --no-privileges --exit-on-error';
+    const lastBackup: Record<string, Transfer> = {};
+
+    const captureSet = (db: string, att: string, withZstd: boolean) => {
+      const rawFile = join(work, `${db}-gzip1.dump`);
+      const set: [string, () => Promise<unknown>][] = [
+        ['copyout', () => raw('copyout', db, `"${pgDump}" -Fc -Z0 -d ${db} > /dev/null`)],
+        ['raw_capture', () => raw('raw_capture', db, `"${pgDump}" -Fc -Z1 -d ${db} > ${rawFile}`, rawFile)],
+        [
+          'stack_capture',
+          async () => {
+            lastBackup[db] = await stackOp('stack_capture', db, 'backups', { database: att });
+          },
+        ],
+      ];
+      if (withZstd) {
+        const zFile = join(work, `${db}-zstd1.dump`);
+        set.push(
+          [
+            'zstd_pipe',
+            () => raw('zstd_pipe', db, `"${pgDump}" -Fc -Z0 -d ${db} | zstd -q -T1 -1 -c > ${zFile}`, zFile),
+          ],
+          [
+            'stack_capture_zstd16',
+            async () => {
+              const path = process.env.PATH;
+              process.env.PATH = `${shimDir}:${path}`;
+              try {
+                const t = await stackOp('stack_capture_zstd16', db, 'backups', { database: att });
+                if (t.compression !== 'zstd:1') throw new Error(`shim not used: ${t.compression}`);
+                await api('DELETE', `/v1/apps/${APP}/backups/${t.id}`);
+              } finally {
+                process.env.PATH = path;
+              }
+            },
+          ],
+        );
+      }
+      return set;
+    };
+
+    const restoreSet = (db: string, table: string): [string, () => Promise<unknown>][] => {
+      const rawFile = join(work, `${db}-gzip1.dump`);
+      const expected = results.databases[db]!.rows;
+      const check = async () => {
+        const n = await rowCount(cluster, 'target', table);
+        if (n !== expected) throw new Error(`restore of ${db}: ${n} rows, expected ${expected}`);
+      };
+      const stackRestore = (op: string, parallel: number) => async () => {
+        await resetTarget();
+        await stackOp(op, db, 'restores', {
+          backup: lastBackup[db]!.id,
+          database: 'TARGET',
+          ...(parallel > 1 ? { parallel } : {}),
+          safetyBackup: false,
+        });
+        await check();
+      };
+      const rawRestore = (op: string, jobs: number) => async () => {
+        await resetTarget();
+        await raw(
+          op,
+          db,
+          `"${pgRestore}" ${restoreFlags} ${jobs > 1 ? `-j ${jobs}` : ''} -d target ${rawFile}`,
+        );
+        await check();
+      };
+      return [
+        ['raw_restore', rawRestore('raw_restore', 1)],
+        ['stack_restore', stackRestore('stack_restore', 1)],
+        ['raw_restore_j2', rawRestore('raw_restore_j2', 2)],
+        ['stack_restore_p2', stackRestore('stack_restore_p2', 2)],
+      ];
+    };
+
+    const copySet = (db: string, att: string, table: string): [string, () => Promise<unknown>][] => {
+      const expected = results.databases[db]!.rows;
+      const check = async () => {
+        const n = await rowCount(cluster, 'target', table);
+        if (n !== expected) throw new Error(`copy of ${db}: ${n} rows, expected ${expected}`);
+      };
+      return [
+        [
+          'raw_copy',
+          async () => {
+            await resetTarget();
+            await raw(
+              'raw_copy',
+              db,
+              `"${pgDump}" -Fc -Z0 -d ${db} | "${pgRestore}" ${restoreFlags} -d target`,
+            );
+            await check();
+          },
+        ],
+        [
+          'stack_copy',
+          async () => {
+            await resetTarget();
+            await stackOp('stack_copy', db, 'copies', { from: att, to: 'TARGET', safetyBackup: false });
+            await check();
+          },
+        ],
+      ];
+    };
+
+    /** Runs every step of `set` REPS times, reversing the order on alternate repetitions. */
+    const alternate = async (label: string, set: [string, () => Promise<unknown>][], reps = REPS) => {
+      for (let r = 0; r < reps; r++) {
+        const order = r % 2 ? [...set].reverse() : set;
+        for (const [name, fn] of order) {
+          const t0 = performance.now();
+          await fn();
+          say(`${label} rep ${r + 1}/${reps} ${name}: ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+        }
+      }
+    };
+
+    // ---- warm the page cache (the whole cluster fits in RAM): the first read must not be the one measured
+    for (const d of dbs) await timedShell(`"${pgDump}" -Fc -Z0 -d ${d.name} > /dev/null`, rawEnv);
+
+    // ---- the main database
+    await alternate('real capture', captureSet('real', 'REAL', true));
+    {
+      const gz = join(work, 'real-gzip-default.dump');
+      await raw('raw_capture_gzip_default', 'real', `"${pgDump}" -Fc -d real > ${gz}`, gz);
+      say('real default-gzip capture done');
+    }
+    await alternate('real restore', restoreSet('real', 'public.events'));
+    await alternate('real copy', copySet('real', 'REAL', 'public.events'));
+
+    // ---- pgbench
+    await alternate('pgbench capture', captureSet('pgb', 'PGB', false));
+    await alternate('pgbench restore', restoreSet('pgb', 'public.pgbench_accounts'));
+    await alternate('pgbench copy', copySet('pgb', 'PGB', 'public.pgbench_accounts'));
+
+    // ---- memory at a second size (same shape, 1/8): one of each
+    await alternate('small', captureSet('real_small', 'REAL_SMALL', false), 1);
+    await alternate('small', restoreSet('real_small', 'public.events'), 1);
+    await alternate('small', copySet('real_small', 'REAL_SMALL', 'public.events'), 1);
+
+    // ---- API latency: an app with 1,000 transfers, listed through HTTP (Query with pagination)
+    say('latency: writing 1,000 transfers');
+    const now = Date.now();
+    for (let i = 1; i <= 1000; i++) {
+      const num = await stack.deps.catalog.nextTransferNum(LAT_APP);
+      const at = new Date(now - (1000 - i) * 60_000).toISOString();
+      await stack.deps.catalog.createTransfer({
+        app: LAT_APP,
+        num,
+        id: `b${String(num).padStart(3, '0')}`,
+        kind: 'backup',
+        type: 'manual',
+        status: 'completed',
+        database: 'DATABASE',
+        source: { type: 'database', app: LAT_APP, database: 'DATABASE' },
+        target: { type: 'blob', key: `manual/${LAT_APP}/DATABASE/b${num}.dump` },
+        createdAt: at,
+        startedAt: at,
+        finishedAt: at,
+        backupBytes: 123_456_789,
+        processedBytes: 123_456_789,
+        sha256: 'a'.repeat(64),
+        compression: 'zstd:1',
+      } as Transfer);
+    }
+    const timeGet = async (path: string) => {
+      const t0 = performance.now();
+      const body = await api('GET', path);
+      return { ms: performance.now() - t0, body };
+    };
+    for (let i = 0; i < 20; i++) await timeGet(`/v1/apps/${LAT_APP}/transfers`); // warm-up
+    for (let i = 0; i < 300; i++) {
+      results.latency.pageMs.push((await timeGet(`/v1/apps/${LAT_APP}/transfers`)).ms);
+    }
+    for (let i = 0; i < 50; i++) {
+      results.latency.fullPageMs.push((await timeGet(`/v1/apps/${LAT_APP}/transfers?limit=1000`)).ms);
+    }
+    for (let i = 0; i < 20; i++) {
+      const t0 = performance.now();
+      let cursor: string | null = null;
+      let n = 0;
+      do {
+        const q: string = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+        const { body } = await timeGet(`/v1/apps/${LAT_APP}/transfers${q}`);
+        n += (body.transfers as unknown[]).length;
+        cursor = body.cursor as string | null;
+      } while (cursor);
+      if (n !== 1000) throw new Error(`listing walked ${n} transfers, expected 1000`);
+      results.latency.walkMs.push(performance.now() - t0);
+    }
+    say(
+      `latency: page p50 ${median(results.latency.pageMs).toFixed(1)} ms, p99 ${percentile(results.latency.pageMs, 99).toFixed(1)} ms`,
+    );
+
+    // ---- Lambda bundles
+    results.bundles = await lambdaBundleSizes(ROOT);
+  } finally {
+    await stack.stop().catch((e) => say(`stack stop: ${e}`));
+    await cluster.stop().catch((e) => say(`cluster stop: ${e}`));
+    await rm(work, { recursive: true, force: true });
+  }
+
+  results.totalMs = performance.now() - started;
+  results.loadAfter = os.loadavg();
+  await writeFile(join(ROOT, 'bench/out/results.jsonl'), `${JSON.stringify(results)}\n`);
+  await writeReport(OUT, results, ROOT);
+  say(`wrote ${OUT} in ${(results.totalMs / 60000).toFixed(1)} min`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
