@@ -122,11 +122,17 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
   );
   ctx.tlog.info('waiting for pg_dump to complete');
   const dump = startDump(ctx, source, compression.args);
+  // Set only when pg_dump failed on its own and so ended the stream; otherwise a pg_dump that died writing to
+  // a closed pipe is a consequence of the upload failing, and the upload's error is the one to report.
+  let dumpFailure: Error | undefined;
   const body = new HashCounter({
     onBytes: ctx.onBytes,
     beforeEnd: async () => {
       const exit = await dump.exited;
-      if (exit.code !== 0) throw dumpError(ctx, dump, exit);
+      if (exit.code !== 0) {
+        dumpFailure = dumpError(ctx, dump, exit);
+        throw dumpFailure;
+      }
       // Logged when it happens: what follows is only the upload's last part and its completion.
       ctx.tlog.info('pg_dump finished successfully');
     },
@@ -140,12 +146,12 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
     await deps.blobs.upload(key, body, { signal: ctx.signal });
   } catch (e) {
     dump.stop();
-    const exit = await dump.exited;
+    await dump.exited;
     await deps.blobs.delete(key).catch(() => {});
     ctx.signal.throwIfAborted();
-    if (exit.code !== 0) {
+    if (dumpFailure) {
       ctx.tlog.error('pg_dump finished with errors');
-      throw dumpError(ctx, dump, exit);
+      throw dumpFailure;
     }
     ctx.tlog.error('upload finished with errors');
     throw new Error(`Upload of the backup failed: ${errorMessage(e)}`);

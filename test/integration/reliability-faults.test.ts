@@ -208,8 +208,10 @@ describe('faults injected into real workers', () => {
     // Back up, so what is stored can be listed (through the stack's own client, not the proxy).
     await s3Proxy.start();
     expect(failed.status).toBe('failed');
-    // A reason is recorded; which one is a known issue (docs/reliability.md: it names pg_dump's broken pipe).
-    expect(failed.error).toMatch(/\S/);
+    // The upload is to blame, not pg_dump, whose broken pipe is only a consequence.
+    expect(failed.error).toMatch(/^Upload of the backup failed: /);
+    expect(failed.logs?.map((l) => l.message)).toContain('upload finished with errors');
+    expect(failed.logs?.map((l) => l.message)).not.toContain('pg_dump finished with errors');
     expect(failed.processedBytes).toBeGreaterThan(5 * 1024 * 1024);
     expect(await stack.deps.blobs.list(`manual/${BULK_APP}/`)).toEqual([]);
     expect(await stack.deps.blobs.head(started.body.target.key)).toBeUndefined();
