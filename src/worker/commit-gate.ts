@@ -14,6 +14,8 @@ export interface CommitGateOptions {
 
 const NL = 0x0a;
 const COMMIT = 'COMMIT;';
+const COMMIT_FIRST = 0x43; // 'C'
+const NL_COMMIT = Buffer.from(`\n${COMMIT}`);
 const BEGIN = 'BEGIN;';
 /** A trailer longer than this is not pg_restore's end-of-script boilerplate. */
 const MAX_TRAILER_BYTES = 64 * 1024;
@@ -65,6 +67,38 @@ export class CommitGate extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     let i = 0;
     while (i < chunk.length) {
+      // Fast path, almost the whole script: in the body, with nothing held, only a line that is exactly
+      // `COMMIT;` matters, and such a line can only start right after a newline. One native search per chunk
+      // replaces a per-line scan, and everything before a candidate goes out in a single push.
+      if (this.mode === 'body' && this.trailer === undefined && this.partial.length === 0) {
+        if (!this.midLine && chunk[i] !== COMMIT_FIRST) this.midLine = true;
+        if (this.midLine) {
+          const k = chunk.indexOf(NL_COMMIT, i);
+          if (k >= 0) {
+            // A candidate line at k + 1: the slow path below decides, line by line.
+            this.push(chunk.subarray(i, k + 1));
+            i = k + 1;
+            this.midLine = false;
+            continue;
+          }
+          const last = chunk.lastIndexOf(NL);
+          if (last < i) {
+            this.push(i === 0 ? chunk : chunk.subarray(i));
+            break;
+          }
+          const tail = chunk.subarray(last + 1);
+          if (tail.length > 0 && tail.length < COMMIT.length && COMMIT.startsWith(tail.toString('latin1'))) {
+            // The chunk ends with what may be the start of a `COMMIT;` line: hold just that.
+            this.push(chunk.subarray(i, last + 1));
+            this.partial = Buffer.from(tail);
+            this.midLine = false;
+            break;
+          }
+          this.push(i === 0 ? chunk : chunk.subarray(i));
+          this.midLine = tail.length > 0;
+          break;
+        }
+      }
       if (this.midLine) {
         const j = chunk.indexOf(NL, i);
         if (j < 0) {

@@ -80,6 +80,20 @@ describe('CommitGate', () => {
     );
   });
 
+  it('never lets the final COMMIT through before the decision, however the stream is chunked', async () => {
+    const expected = (await gateOutput([SCRIPT], false)).out;
+    expect(expected).not.toMatch(/\nCOMMIT;\n\n--\n-- PostgreSQL database dump complete/);
+    // The split that matters most: a chunk ending exactly at the final `COMMIT;`, before its newline.
+    const end = SCRIPT.lastIndexOf('\nCOMMIT;') + '\nCOMMIT;'.length;
+    expect((await gateOutput([SCRIPT.slice(0, end), SCRIPT.slice(end)], false)).out).toBe(expected);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 12 }), async (cuts) => {
+        expect((await gateOutput(split(SCRIPT, cuts), false)).out).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never commits a script that ends without its final COMMIT', async () => {
     const truncated = `${HEADER}BEGIN;\n${BODY}CREATE TABLE half`;
     const { out, seen, decision } = await gateOutput([truncated], true);
