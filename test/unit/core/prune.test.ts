@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { DatabaseAttachment } from '../../../src/core/ports.js';
 import { DAY_MS } from '../../../src/core/retention.js';
 import {
   type Transfer,
@@ -8,23 +7,12 @@ import {
   transferName,
 } from '../../../src/core/transfer.js';
 import { pruneAll, pruneApp } from '../../../src/core/use-cases/prune.js';
+import { attachment as fixtureAttachment } from '../../fakes/fixtures.js';
 import { type FakeDeps, fakeDeps } from '../../fakes/index.js';
 
 const APP = 'example-app';
 
-function attachment(name: string, removedAt?: string): DatabaseAttachment {
-  return {
-    app: APP,
-    name,
-    secretRef: `memory:${APP}/${name}`,
-    host: 'db.example',
-    port: 5432,
-    database: 'app',
-    user: 'app',
-    createdAt: '2020-01-01T00:00:00.000Z',
-    removedAt,
-  };
-}
+const attachment = (name: string, removedAt?: string) => fixtureAttachment(APP, name, removedAt);
 
 /** Stores a backup record and (unless told otherwise) its object, `daysAgo` before the fake clock's now. */
 async function backup(

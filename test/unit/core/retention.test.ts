@@ -1,6 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { DatabaseAttachment } from '../../../src/core/ports.js';
 import {
   DAY_MS,
   monthStart,
@@ -16,24 +15,13 @@ import {
   type TransferType,
   transferName,
 } from '../../../src/core/transfer.js';
+import { attachment as fixtureAttachment } from '../../fakes/fixtures.js';
 
 const APP = 'example-app';
 const NOW = new Date('2026-01-15T12:00:00.000Z'); // a Thursday
 const HOUR = 3_600_000;
 
-function attachment(name: string, removedAt?: string): DatabaseAttachment {
-  return {
-    app: APP,
-    name,
-    secretRef: `memory:${APP}/${name}`,
-    host: 'db.example',
-    port: 5432,
-    database: 'app',
-    user: 'app',
-    createdAt: '2020-01-01T00:00:00.000Z',
-    removedAt,
-  };
-}
+const attachment = (name: string, removedAt?: string) => fixtureAttachment(APP, name, removedAt);
 
 interface Spec {
   num: number;

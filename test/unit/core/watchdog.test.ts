@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DatabaseAttachment, Schedule } from '../../../src/core/ports.js';
+import type { Schedule } from '../../../src/core/ports.js';
 import {
   parseTransferId,
   type Transfer,
@@ -9,25 +9,14 @@ import {
 } from '../../../src/core/transfer.js';
 import { notifyTransferFinished } from '../../../src/core/use-cases/notify-transfer.js';
 import { runWatchdog } from '../../../src/core/use-cases/watchdog.js';
+import { attachment as fixtureAttachment } from '../../fakes/fixtures.js';
 import { type FakeDeps, fakeDeps } from '../../fakes/index.js';
 
 const APP = 'example-app';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-function attachment(name: string, removedAt?: string): DatabaseAttachment {
-  return {
-    app: APP,
-    name,
-    secretRef: `memory:${APP}/${name}`,
-    host: 'db.example',
-    port: 5432,
-    database: 'app',
-    user: 'app',
-    createdAt: '2020-01-01T00:00:00.000Z',
-    removedAt,
-  };
-}
+const attachment = (name: string, removedAt?: string) => fixtureAttachment(APP, name, removedAt);
 
 async function setup(now = '2026-01-15T12:00:00.000Z') {
   const deps = fakeDeps();
