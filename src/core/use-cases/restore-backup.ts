@@ -1,7 +1,8 @@
 import type { CoreDeps } from '../deps.js';
 import { UnprocessableError, ValidationError } from '../errors.js';
 import { parseAppName, splitAppQualified } from '../names.js';
-import { type Transfer, transferName } from '../transfer.js';
+import type { DatabaseAttachment } from '../ports.js';
+import { type Transfer, type TransferSource, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
 import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
 import { requireCompletedBackup } from './transfers.js';
@@ -58,30 +59,21 @@ export async function restoreBackup(
   if (backup.target.type !== 'blob' || !backup.sha256 || backup.backupBytes === undefined) {
     throw new UnprocessableError(`Backup ${backup.id} has no verified object to restore from`);
   }
-  const num = await deps.catalog.nextTransferNum(app);
-  const restore: Transfer = {
-    app,
-    num,
-    id: transferName('restore', 'manual', num),
-    kind: 'restore',
-    type: 'manual',
-    status: 'pending',
-    database: target.name,
-    source: {
-      type: 'backup',
-      app: backup.app,
-      id: backup.id,
-      num: backup.num,
-      key: backup.target.key,
-      sha256: backup.sha256,
-      bytes: backup.backupBytes,
-    },
-    target: { type: 'database', app, database: target.name },
-    extensions,
-    ...(parallel > 1 ? { parallel } : {}),
-    createdAt: deps.clock.now().toISOString(),
+  const source: TransferSource = {
+    type: 'backup',
+    app: backup.app,
+    id: backup.id,
+    num: backup.num,
+    key: backup.target.key,
+    sha256: backup.sha256,
+    bytes: backup.backupBytes,
   };
-  return launchOverwrite(deps, restore, target, safety);
+  return launchOverwrite(
+    deps,
+    await newRestore(deps, app, target, source, extensions, parallel),
+    target,
+    safety,
+  );
 }
 
 /** `--parallel N`: 1 (the atomic restore) to 16 jobs. */
@@ -115,8 +107,21 @@ async function restoreFromUrl(
     );
   }
   const target = await requireDatabase(deps, app, database ?? 'DATABASE');
+  const restore = await newRestore(deps, app, target, { type: 'url', url }, extensions, parallel);
+  return launchOverwrite(deps, restore, target, safety);
+}
+
+/** The pending `r###` record of a restore into `target`, whatever its source. */
+async function newRestore(
+  deps: CoreDeps,
+  app: string,
+  target: DatabaseAttachment,
+  source: TransferSource,
+  extensions: string[],
+  parallel: number,
+): Promise<Transfer> {
   const num = await deps.catalog.nextTransferNum(app);
-  const restore: Transfer = {
+  return {
     app,
     num,
     id: transferName('restore', 'manual', num),
@@ -124,11 +129,10 @@ async function restoreFromUrl(
     type: 'manual',
     status: 'pending',
     database: target.name,
-    source: { type: 'url', url },
+    source,
     target: { type: 'database', app, database: target.name },
     extensions,
     ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
   };
-  return launchOverwrite(deps, restore, target, safety);
 }
