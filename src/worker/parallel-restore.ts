@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
 import { type Connection, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
-import { describeExit, type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
+import { describeExit, type PgProcess, runPgCommand, startPgProcess, startScriptPsql } from './pg-process.js';
 import { restorePrelude } from './restore-sql.js';
 import { HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
@@ -118,13 +118,9 @@ export async function parallelRestore(
 
     // 3. Wipe the target and pre-install extensions, in one transaction of their own.
     const toolLine = (line: string) => ctx.tlog.add(levelOfToolLine(line), line);
-    const wipe = startPgProcess({
-      name: 'psql',
+    const wipe = startScriptPsql({
       program: ctx.program('psql'),
-      args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1'],
       env: target.env,
-      stdin: 'pipe',
-      stdout: 'ignore',
       secrets: ctx.secrets,
       onStderrLine: toolLine,
     });

@@ -36,6 +36,19 @@ const TAIL_LINES = 10;
 const MAX_STDERR_LINE = 8192;
 const KILL_GRACE_MS = 5000;
 
+/** `psql` fed a script on stdin, stopping at the first error: how the wipe and the restore script are applied. */
+export function startScriptPsql(
+  opts: Pick<StartOptions, 'program' | 'env' | 'secrets' | 'onStderrLine'>,
+): PgProcess {
+  return startPgProcess({
+    ...opts,
+    name: 'psql',
+    args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1'],
+    stdin: 'pipe',
+    stdout: 'ignore',
+  });
+}
+
 /** Starts a pg client program with an argument array (never a shell); credentials come only through `env`. */
 export function startPgProcess(opts: StartOptions): PgProcess {
   const child = spawn(opts.program, [...opts.args], {

@@ -7,7 +7,7 @@ import { CommitGate } from './commit-gate.js';
 import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
 import { parallelRestore } from './parallel-restore.js';
-import { startPgProcess } from './pg-process.js';
+import { startPgProcess, startScriptPsql } from './pg-process.js';
 import { restorePrelude } from './restore-sql.js';
 import { ChildStdinSink, HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
@@ -47,13 +47,9 @@ async function restoreArchive(
   const toolLine = (line: string) => {
     if (!IGNORED_PSQL_LINES.test(line)) ctx.tlog.add(levelOfToolLine(line), line);
   };
-  const psql = startPgProcess({
-    name: 'psql',
+  const psql = startScriptPsql({
     program: ctx.program('psql'),
-    args: ['-X', '-q', '-v', 'ON_ERROR_STOP=1'],
     env: target.env,
-    stdin: 'pipe',
-    stdout: 'ignore',
     secrets: ctx.secrets,
     onStderrLine: toolLine,
   });
