@@ -2,8 +2,7 @@
  * The SSRF guard for restores from a URL (DESIGN §7): every refused kind of address, names resolving to them,
  * and redirects to them — refused before any connection is made to them.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import {
   parseRestoreUrl,
   type Resolver,
 } from '../../src/adapters/net/url-guard.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 describe('isPublicAddress', () => {
   it.each([
@@ -113,29 +113,8 @@ describe('openGuardedUrl against a real https server', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'url-guard-'));
-    const made = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=dump.test',
-        '-addext',
-        'subjectAltName=DNS:dump.test,DNS:evil.test',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'pipe' },
-    );
-    expect(made.status, made.stderr.toString()).toBe(0);
-    ca = readFileSync(join(dir, 'cert.pem'));
+    const tls = selfSignedCert(dir, ['dump.test', 'evil.test']);
+    ca = tls.cert;
     hits = [];
     const redirects: Record<string, [number, () => string]> = {
       '/to-metadata': [302, () => 'https://169.254.169.254/latest/meta-data/iam/'],
@@ -143,7 +122,7 @@ describe('openGuardedUrl against a real https server', () => {
       '/to-http': [301, () => `http://dump.test:${port}/ok.dump`],
       '/hop': [302, () => '/ok.dump'],
     };
-    server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => {
+    server = createHttpsServer({ key: tls.key, cert: ca }, (req, res) => {
       hits.push(`${req.headers.host}${req.url}`);
       const redirect = redirects[req.url ?? ''];
       if (req.url === '/ok.dump') {

@@ -3,7 +3,6 @@
  * guard and restores atomically; a URL that turns out to point somewhere forbidden fails without touching the
  * target.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +14,7 @@ import { runTransfer } from '../../src/worker/run-transfer.js';
 import { MemoryBlobStore } from '../fakes/index.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, run, startCluster, withoutPgEnv } from '../helpers/pg-cluster.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { attachClusterDatabase, workerDeps } from '../helpers/worker-deps.js';
 
 const APP = 'url-app';
@@ -66,26 +66,9 @@ beforeAll(async () => {
   expect(dumped.code, dumped.stderr).toBe(0);
   dump = readFileSync(join(dir, 'b001.dump'));
 
-  const made = spawnSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=dump.test',
-    '-addext',
-    'subjectAltName=DNS:dump.test,DNS:metadata.test',
-    '-keyout',
-    join(dir, 'key.pem'),
-    '-out',
-    join(dir, 'cert.pem'),
-  ]);
-  expect(made.status).toBe(0);
-  ca = readFileSync(join(dir, 'cert.pem'));
-  server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: ca }, (req, res) => {
+  const tls = selfSignedCert(dir, ['dump.test', 'metadata.test']);
+  ca = tls.cert;
+  server = createServer({ key: tls.key, cert: ca }, (req, res) => {
     if (req.url === '/b001.dump') {
       res.end(dump);
     } else {
