@@ -118,6 +118,8 @@ export interface TaskRequest {
   readonly app: string;
   readonly num: number;
   readonly id: string;
+  /** Bytes the worker will keep on its own disk (a `--parallel` restore's copy of the archive), when known. */
+  readonly scratchBytes?: number;
 }
 
 /** Starts and stops the worker for one transfer (ECS task, or a local child process). */

@@ -157,3 +157,13 @@ export function isTerminal(status: TransferStatus): boolean {
 /** Keeps the newest lines, each bounded, so a chatty pg_dump --verbose cannot outgrow a DynamoDB item. */
 export const MAX_LOG_LINES = 500;
 export const MAX_LOG_LINE_CHARS = 1000;
+
+/**
+ * Disk a transfer's worker needs for temporary files: a `--parallel` restore keeps the archive on disk for
+ * `pg_restore --jobs`. Undefined when none is needed or the size is not known in advance (a URL source).
+ */
+export function scratchBytesOf(t: Transfer): number | undefined {
+  return t.kind === 'restore' && (t.parallel ?? 1) > 1 && t.source.type === 'backup'
+    ? t.source.bytes
+    : undefined;
+}

@@ -27,12 +27,36 @@ export function runTaskClientToken(cluster: string, app: string, num: number): s
   return createHash('sha256').update(`${cluster}\n${app}\n${num}`).digest('hex');
 }
 
+const GiB = 1024 ** 3;
+/** Fargate's ephemeral storage range per task. */
+export const MIN_EPHEMERAL_GIB = 21;
+export const MAX_EPHEMERAL_GIB = 200;
+
+/**
+ * Ephemeral storage for a task that keeps `scratchBytes` on disk: the bytes plus 10 % and 4 GiB for the image and
+ * the filesystem's own overhead, at least Fargate's 21 GiB. Throws when even Fargate's maximum is too small.
+ */
+export function ephemeralStorageGiB(scratchBytes: number): number {
+  const need = Math.ceil((scratchBytes * 11) / (10 * GiB)) + 4;
+  if (need > MAX_EPHEMERAL_GIB) {
+    throw new Error(
+      `A --parallel restore keeps the ${(scratchBytes / 1e9).toFixed(0)} GB archive on the worker's disk, which needs ` +
+        `${need} GiB; a Fargate task has at most ${MAX_EPHEMERAL_GIB} GiB. Restore without --parallel (the atomic ` +
+        'restore streams and needs no disk)',
+    );
+  }
+  return Math.max(MIN_EPHEMERAL_GIB, need);
+}
+
 /** Starts one Fargate task per transfer; the task's only input is which transfer to run (no URL, no secret). */
 export class EcsTaskRunner implements TaskRunner {
   constructor(private readonly opts: EcsTaskRunnerOptions) {}
 
   async start(req: TaskRequest): Promise<{ taskRef: string }> {
     const { client, cluster, taskDefinition } = this.opts;
+    // Sized per task: the task definition's default fits captures and streamed restores, which use no disk.
+    const ephemeralStorage =
+      req.scratchBytes === undefined ? undefined : { sizeInGiB: ephemeralStorageGiB(req.scratchBytes) };
     const out = await client.send(
       new RunTaskCommand({
         cluster,
@@ -56,6 +80,7 @@ export class EcsTaskRunner implements TaskRunner {
               ],
             },
           ],
+          ...(ephemeralStorage && { ephemeralStorage }),
         },
         clientToken: runTaskClientToken(cluster, req.app, req.num),
         startedBy: STARTED_BY,

@@ -3,7 +3,13 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import { errorMessage } from '../logger.js';
 import { parseAppName } from '../names.js';
 import type { TransferPage } from '../ports.js';
-import { isTerminal, parseTransferId, type Transfer, type TransferKind } from '../transfer.js';
+import {
+  isTerminal,
+  parseTransferId,
+  scratchBytesOf,
+  type Transfer,
+  type TransferKind,
+} from '../transfer.js';
 import { afterTransferFinished } from './after-transfer.js';
 
 /** Creates a pending transfer and starts its worker; a worker that cannot start fails the transfer at once. */
@@ -12,7 +18,13 @@ export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Trans
   const log = deps.log.child({ app: t.app, transfer: t.id });
   log.info('transfer created', { kind: t.kind, type: t.type, database: t.database });
   try {
-    const { taskRef } = await deps.runner.start({ app: t.app, num: t.num, id: t.id });
+    const scratchBytes = scratchBytesOf(t);
+    const { taskRef } = await deps.runner.start({
+      app: t.app,
+      num: t.num,
+      id: t.id,
+      ...(scratchBytes === undefined ? {} : { scratchBytes }),
+    });
     // The worker may already have moved the transfer to running; either way record where it runs.
     const updated = await deps.catalog.updateTransfer(t.app, t.num, { taskRef }, ['pending', 'running']);
     return updated ?? (await deps.catalog.getTransfer(t.app, t.num)) ?? t;

@@ -120,4 +120,20 @@ describe('parallel restore option', () => {
     await expect(restoreBackup(deps, { app: 'example-app', parallel: 0 })).rejects.toThrow(/1 to 16/);
     await expect(restoreBackup(deps, { app: 'example-app', parallel: 2.5 })).rejects.toThrow(/1 to 16/);
   });
+
+  it("tells the runner how much disk a parallel restore's worker needs, and nothing for an atomic one", async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await deps.catalog.updateTransfer('example-app', 1, {
+      status: 'completed',
+      sha256: 'a',
+      backupBytes: 7_000_000_000,
+    });
+    const started = deps.runner.started.length;
+    await restoreBackup(deps, { app: 'example-app', parallel: 2, safetyBackup: false });
+    await restoreBackup(deps, { app: 'example-app', safetyBackup: false });
+    expect(deps.runner.started.slice(started)).toEqual([
+      { app: 'example-app', num: 2, id: 'r002', scratchBytes: 7_000_000_000 },
+      { app: 'example-app', num: 3, id: 'r003' },
+    ]);
+  });
 });

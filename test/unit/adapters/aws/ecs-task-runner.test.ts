@@ -9,6 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   EcsTaskRunner,
+  ephemeralStorageGiB,
   runTaskClientToken,
   stoppedWorkerFromEvent,
 } from '../../../../src/adapters/aws/ecs-task-runner.js';
@@ -97,6 +98,36 @@ describe('EcsTaskRunner.start', () => {
         },
       },
     });
+  });
+
+  it('sizes the ephemeral storage of a task that keeps an archive on disk (a --parallel restore)', async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }] });
+    // 100 GiB dump: 110 GiB + 4 GiB of margin.
+    await runner.start({ app: 'example-app', num: 4, id: 'r004', scratchBytes: 100 * 1024 ** 3 });
+    const overrides = ecs.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides;
+    expect(overrides?.ephemeralStorage).toEqual({ sizeInGiB: 114 });
+    expect(overrides?.containerOverrides?.[0]?.name).toBe('worker');
+  });
+
+  it("never asks for less than Fargate's 21 GiB, and leaves the task default alone without scratch", async () => {
+    expect(ephemeralStorageGiB(1_000_000)).toBe(21);
+    expect(ephemeralStorageGiB(0)).toBe(21);
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }] });
+    await runner.start({ app: 'example-app', num: 5, id: 'b005' });
+    expect(ecs.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides).not.toHaveProperty(
+      'ephemeralStorage',
+    );
+  });
+
+  it('refuses, without calling ECS, an archive too big for 200 GiB of ephemeral storage', async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }] });
+    expect(ephemeralStorageGiB(178 * 1024 ** 3)).toBe(200);
+    await expect(
+      runner.start({ app: 'example-app', num: 6, id: 'r006', scratchBytes: 250e9 }),
+    ).rejects.toThrow(
+      "A --parallel restore keeps the 250 GB archive on the worker's disk, which needs 261 GiB; a Fargate task has at most 200 GiB. Restore without --parallel (the atomic restore streams and needs no disk)",
+    );
+    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
   });
 
   it('turns failures[] into an error naming the reason', async () => {
