@@ -97,7 +97,12 @@ export interface UploadResult {
 
 /** Dump objects. Uploads are multipart streams; a failed or aborted upload leaves no object behind. */
 export interface BlobStore {
-  upload(key: string, body: Readable, opts?: { signal?: AbortSignal }): Promise<UploadResult>;
+  /** `expectedBytes`, an estimate of the body's length, lets the store size its parts (memory stays flat). */
+  upload(
+    key: string,
+    body: Readable,
+    opts?: { signal?: AbortSignal; expectedBytes?: number },
+  ): Promise<UploadResult>;
   download(key: string): Promise<Readable>;
   /** Size in bytes, or undefined when there is no such object. */
   head(key: string): Promise<{ bytes: number } | undefined>;

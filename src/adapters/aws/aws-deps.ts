@@ -13,7 +13,7 @@ import { AwsNotifier } from './aws-notifier.js';
 import { DynamoDbCatalog } from './dynamodb-catalog.js';
 import { EcsTaskRunner } from './ecs-task-runner.js';
 import { EventBridgeSchedulerAdapter } from './eventbridge-scheduler.js';
-import { DEFAULT_PART_SIZE, S3BlobStore } from './s3-blob-store.js';
+import { S3BlobStore } from './s3-blob-store.js';
 import { SecretsManagerSecrets } from './secrets-manager-secrets.js';
 
 const required = z.string().min(1);
@@ -73,11 +73,7 @@ export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
   const region = cfg.AWS_REGION;
   return {
     catalog: DynamoDbCatalog.fromClient(new DynamoDBClient({ region }), cfg.PGBACKUPS_TABLE),
-    blobs: new S3BlobStore({
-      client: new S3Client({ region }),
-      bucket: cfg.PGBACKUPS_BUCKET,
-      partSize: DEFAULT_PART_SIZE,
-    }),
+    blobs: new S3BlobStore({ client: new S3Client({ region }), bucket: cfg.PGBACKUPS_BUCKET }),
     secrets: new SecretsManagerSecrets({
       client: new SecretsManagerClient({ region }),
       prefix: cfg.PGBACKUPS_SECRETS_PREFIX,

@@ -1,0 +1,196 @@
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  ChecksumAlgorithm,
+  type CompletedPart,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  type S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+
+const MiB = 1024 * 1024;
+/** S3's limits: every part but the last ≥ 5 MiB, ≤ 5 GiB, at most 10,000 parts. */
+export const MAX_PARTS = 10_000;
+const MAX_PART_SIZE = 5 * 1024 * MiB;
+/** The smallest part we cut: small enough to keep memory flat, large enough that requests stay few. */
+export const MIN_PART_SIZE = 8 * MiB;
+/** Without a size estimate: 64 MiB parts reach 625 GiB before the growth below kicks in. */
+export const UNSIZED_PART_SIZE = 64 * MiB;
+/** Parts cut at the base size before growing; what is left of the 10,000 absorbs an estimate that was low. */
+const BASE_PARTS = 8_000;
+const GROWTH_STEP = 500;
+/** Memory for parts waiting to be sent, beyond the one filling (at least one part). */
+const QUEUE_BYTES = 32 * MiB;
+
+/**
+ * Part sizes for a stream whose length is only estimated (a dump's size is not known until pg_dump exits).
+ * The base size fits 1.5 × the estimate in 8,000 parts (a dump is usually smaller than `pg_database_size`, but
+ * an uncompressed one of bytea can be larger); past part 8,000 the size doubles every 500 parts, so a stream far
+ * larger than its estimate still fits in S3's 10,000 parts (at 8 MiB base: ~180 GiB) and only then costs memory.
+ */
+export function partSizer(expectedBytes?: number): (partNumber: number) => number {
+  const base =
+    expectedBytes && expectedBytes > 0
+      ? Math.min(
+          MAX_PART_SIZE,
+          Math.max(MIN_PART_SIZE, Math.ceil((expectedBytes * 1.5) / BASE_PARTS / MiB) * MiB),
+        )
+      : UNSIZED_PART_SIZE;
+  return (n) =>
+    n <= BASE_PARTS ? base : Math.min(MAX_PART_SIZE, base * 2 ** Math.ceil((n - BASE_PARTS) / GROWTH_STEP));
+}
+
+export interface StreamUploadOptions {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  readonly body: Readable;
+  /** Size of part `n` (1-based). */
+  readonly partSize: (partNumber: number) => number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Streams `body` to S3 in parts sent one after another while the next ones fill (a bounded queue, so memory is a
+ * few parts however long the stream), so reading never waits for a part's upload unless S3 is the slower side. A body that ends
+ * before its first part is full is one PutObject. On any failure the multipart upload is aborted and the body's
+ * own error, if it has one, is the one thrown.
+ */
+export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: number; parts: number }> {
+  const { client, bucket: Bucket, key: Key, body, signal } = opts;
+  const sendOpts = { abortSignal: signal };
+  const checksum =
+    (await client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED'
+      ? ChecksumAlgorithm.CRC32
+      : undefined;
+  let uploadId: string | undefined;
+  const parts: CompletedPart[] = [];
+  // Parts go out one at a time, in order; up to `maxQueued` wait their turn so that a slow request does not stall
+  // the stream (pg_dump blocks on a full pipe) while memory stays about (maxQueued + 1) parts.
+  const maxQueued = Math.max(1, Math.floor(QUEUE_BYTES / opts.partSize(1)));
+  let chain: Promise<void> = Promise.resolve();
+  const queued: Promise<void>[] = [];
+  let partFailure: { error: unknown } | undefined;
+  let nextPart = 1;
+  let total = 0;
+  // Part buffers are reused once sent: a dump is thousands of parts, and allocating each anew kept the garbage
+  // collector busy on the cores pg_dump needs.
+  const free: Buffer[] = [];
+  const acquire = (size: number) => {
+    const i = free.findIndex((b) => b.length === size);
+    return i >= 0 ? free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(size);
+  };
+  let fill = acquire(opts.partSize(nextPart));
+  let filled = 0;
+
+  const sendPart = (n: number, data: Buffer, buffer?: Buffer): Promise<void> => {
+    const p = client
+      .send(
+        new UploadPartCommand({
+          Bucket,
+          Key,
+          UploadId: uploadId,
+          PartNumber: n,
+          Body: data,
+          ContentLength: data.length,
+          ChecksumAlgorithm: checksum,
+        }),
+        sendOpts,
+      )
+      .then((r) => {
+        if (!r.ETag) throw new Error(`S3 returned no ETag for part ${n} of ${Key}`);
+        parts.push({
+          PartNumber: n,
+          ETag: r.ETag,
+          ...(r.ChecksumCRC32 && { ChecksumCRC32: r.ChecksumCRC32 }),
+        });
+      });
+    // Seen by the read loop on its next chunk: a failed part stops the stream before the next part fills.
+    p.then(
+      () => buffer && free.push(buffer),
+      (error: unknown) => {
+        partFailure ??= { error };
+      },
+    );
+    return p;
+  };
+
+  const onAbort = () => body.destroy(signal?.reason ?? new Error('upload aborted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    signal?.throwIfAborted();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (partFailure) throw partFailure.error;
+      total += chunk.length;
+      let at = 0;
+      while (at < chunk.length) {
+        const n = chunk.copy(fill, filled, at);
+        filled += n;
+        at += n;
+        if (filled < fill.length) break;
+        if (nextPart > MAX_PARTS) throw new Error(`${Key} needs more than ${MAX_PARTS} parts`);
+        uploadId ??= (
+          await client.send(
+            new CreateMultipartUploadCommand({
+              Bucket,
+              Key,
+              ContentType: 'application/octet-stream',
+              ChecksumAlgorithm: checksum,
+            }),
+            sendOpts,
+          )
+        ).UploadId;
+        if (!uploadId) throw new Error(`S3 returned no upload id for ${Key}`);
+        // Backpressure: the stream pauses while the queue is full.
+        while (queued.length >= maxQueued) await queued.shift();
+        const part = nextPart++;
+        const full = fill;
+        chain = chain.then(() => sendPart(part, full, full));
+        chain.catch(() => {});
+        queued.push(chain);
+        fill = acquire(opts.partSize(nextPart));
+        filled = 0;
+      }
+    }
+    signal?.throwIfAborted();
+    const last = fill.subarray(0, filled);
+    if (!uploadId) {
+      await client.send(
+        new PutObjectCommand({
+          Bucket,
+          Key,
+          Body: last,
+          ContentLength: last.length,
+          ContentType: 'application/octet-stream',
+        }),
+        sendOpts,
+      );
+      return { bytes: total, parts: 1 };
+    }
+    await chain;
+    if (last.length) await sendPart(nextPart++, last);
+    parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+      sendOpts,
+    );
+    return { bytes: total, parts: parts.length };
+  } catch (e) {
+    await chain.catch(() => {});
+    if (uploadId) {
+      // Best effort (s3rver has no AbortMultipartUpload); the bucket's lifecycle rule reaps what is left.
+      await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
+    }
+    const bodyError = (body as Readable & { errored?: Error | null }).errored;
+    throw bodyError ?? e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
