@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import S3rver from 's3rver';
 import { DynamoDbCatalog, ensureCatalogTable } from '../adapters/aws/dynamodb-catalog.js';
 import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
@@ -23,6 +22,7 @@ import { pruneAll } from '../core/use-cases/prune.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
 import { runWatchdog } from '../core/use-cases/watchdog.js';
 import { startApiServer } from './api-server.js';
+import { startS3rver } from './s3-store.js';
 import { TimerScheduler } from './timer-scheduler.js';
 
 export const LOCAL_TABLE = 'pgbackups';
@@ -80,14 +80,13 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   await new Promise<void>((r) => dynamo.listen(0, host, r));
   const dynamoEndpoint = `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 
-  const s3 = new S3rver({
+  const { server: s3, port: s3Port } = await startS3rver({
     address: host,
     port: 0,
-    silent: true,
     directory: join(dataDir, 's3'),
-    configureBuckets: [{ name: LOCAL_BUCKET, configs: [] }],
+    buckets: [LOCAL_BUCKET],
   });
-  const s3Endpoint = `http://${host}:${(await s3.run()).port}`;
+  const s3Endpoint = `http://${host}:${s3Port}`;
 
   const dynamoClient = new DynamoDBClient({
     endpoint: dynamoEndpoint,
