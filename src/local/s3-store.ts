@@ -67,16 +67,9 @@ class AppendingStore extends FilesystemStore {
     await mkdir(dir, { recursive: true });
     const n = Number(partNumber);
     const s = this.state(uploadId);
-    // A retry of the last appended part replaces it in place.
-    if (n === s.n && !s.writing) {
-      const last = s.parts.get(n);
-      if (last && 'offset' in last) {
-        s.n -= 1;
-        s.size = last.offset;
-        s.parts.delete(n);
-      }
-    }
     let loc: PartLocation;
+    // Only the next part in order is appended. A retry of a stored part gets a file of its own, so that if the
+    // retry fails the part already stored is still whole, as in S3.
     if (n === s.n + 1 && !s.writing) {
       s.writing = true;
       const data = join(dir, 'data');

@@ -42,6 +42,8 @@ export function partSizer(expectedBytes?: number): (partNumber: number) => numbe
     n <= BASE_PARTS ? base : Math.min(MAX_PART_SIZE, base * 2 ** Math.ceil((n - BASE_PARTS) / GROWTH_STEP));
 }
 
+const errored = (body: Readable) => (body as Readable & { errored?: Error | null }).errored;
+
 export interface StreamUploadOptions {
   readonly client: S3Client;
   readonly bucket: string;
@@ -69,7 +71,7 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
   const parts: CompletedPart[] = [];
   // Parts go out one at a time, in order; up to `maxQueued` wait their turn so that a slow request does not stall
   // the stream (pg_dump blocks on a full pipe) while memory stays about (maxQueued + 1) parts.
-  const maxQueued = Math.max(1, Math.floor(QUEUE_BYTES / opts.partSize(1)));
+  const maxQueued = (size: number) => Math.max(1, Math.floor(QUEUE_BYTES / size));
   let chain: Promise<void> = Promise.resolve();
   const queued: Promise<void>[] = [];
   let partFailure: { error: unknown } | undefined;
@@ -80,7 +82,9 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
   const free: Buffer[] = [];
   const acquire = (size: number) => {
     const i = free.findIndex((b) => b.length === size);
-    return i >= 0 ? free.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(size);
+    if (i >= 0) return free.splice(i, 1)[0]!;
+    free.length = 0; // the part size grew: buffers of the old size are garbage now
+    return Buffer.allocUnsafeSlow(size);
   };
   let fill = acquire(opts.partSize(nextPart));
   let filled = 0;
@@ -117,41 +121,48 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
     return p;
   };
 
+  let bodyErrorBeforeExit: { error: Error | null | undefined } | undefined;
   const onAbort = () => body.destroy(signal?.reason ?? new Error('upload aborted'));
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     signal?.throwIfAborted();
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (partFailure) throw partFailure.error;
-      total += chunk.length;
-      let at = 0;
-      while (at < chunk.length) {
-        const n = chunk.copy(fill, filled, at);
-        filled += n;
-        at += n;
-        if (filled < fill.length) break;
-        if (nextPart > MAX_PARTS) throw new Error(`${Key} needs more than ${MAX_PARTS} parts`);
-        uploadId ??= (
-          await client.send(
-            new CreateMultipartUploadCommand({
-              Bucket,
-              Key,
-              ContentType: 'application/octet-stream',
-              ChecksumAlgorithm: checksum,
-            }),
-            sendOpts,
-          )
-        ).UploadId;
-        if (!uploadId) throw new Error(`S3 returned no upload id for ${Key}`);
-        // Backpressure: the stream pauses while the queue is full.
-        while (queued.length >= maxQueued) await queued.shift();
-        const part = nextPart++;
-        const full = fill;
-        chain = chain.then(() => sendPart(part, full, full));
-        chain.catch(() => {});
-        queued.push(chain);
-        fill = acquire(opts.partSize(nextPart));
-        filled = 0;
+      try {
+        if (partFailure) throw partFailure.error;
+        total += chunk.length;
+        let at = 0;
+        while (at < chunk.length) {
+          const n = chunk.copy(fill, filled, at);
+          filled += n;
+          at += n;
+          if (filled < fill.length) break;
+          if (nextPart > MAX_PARTS) throw new Error(`${Key} needs more than ${MAX_PARTS} parts`);
+          uploadId ??= (
+            await client.send(
+              new CreateMultipartUploadCommand({
+                Bucket,
+                Key,
+                ContentType: 'application/octet-stream',
+                ChecksumAlgorithm: checksum,
+              }),
+              sendOpts,
+            )
+          ).UploadId;
+          if (!uploadId) throw new Error(`S3 returned no upload id for ${Key}`);
+          // Backpressure: the stream pauses while the queue is full.
+          while (queued.length >= maxQueued(fill.length)) await queued.shift();
+          const part = nextPart++;
+          const full = fill;
+          chain = chain.then(() => sendPart(part, full, full));
+          chain.catch(() => {});
+          queued.push(chain);
+          fill = acquire(opts.partSize(nextPart));
+          filled = 0;
+        }
+      } catch (error) {
+        // Leaving the loop destroys the body with an AbortError: note the body's state before that happens.
+        bodyErrorBeforeExit = { error: errored(body) };
+        throw error;
       }
     }
     signal?.throwIfAborted();
@@ -188,8 +199,7 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
       // Best effort (s3rver has no AbortMultipartUpload); the bucket's lifecycle rule reaps what is left.
       await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
     }
-    const bodyError = (body as Readable & { errored?: Error | null }).errored;
-    throw bodyError ?? e;
+    throw (bodyErrorBeforeExit ? bodyErrorBeforeExit.error : errored(body)) ?? e;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
