@@ -1,38 +1,42 @@
 /**
  * `--parallel N` restore (DESIGN §5): faster than the atomic restore on multi-core targets, and NOT atomic.
  *
- * `pg_restore --jobs` cannot read a pipe (it seeks to each table's data), so the archive is first downloaded to a
- * temp file under the OS temp dir (`TMPDIR`: the task's ephemeral storage on Fargate), SHA-256-checked while it
- * is written. Only then is the target touched: the same wipe and extension pre-install as the atomic restore, in
- * their own transaction, then `pg_restore --jobs N --exit-on-error -d <target>` with credentials in the
- * environment. A failure before the wipe leaves the target unchanged; a failure after it leaves the target
- * partially restored (said so in the error). The temp file is always deleted.
+ * Most of what `pg_restore --jobs` gains is building indexes and constraints (the post-data section) side by
+ * side; one big table's data cannot be split anyway. So, in two steps:
+ *
+ * 1. The schema and the data (`--section=pre-data --section=data`) go through restore.ts's atomic restore,
+ *    streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and the checksum.
+ *    A failure or cancel here rolls back and leaves the target unchanged. The same bytes are written (a tee,
+ *    with backpressure) to a temp file under `downloadDir()` (O_EXCL, 0600); a write error also rolls back.
+ * 2. After the COMMIT, `pg_restore --section=post-data --jobs N --exit-on-error -d <target>` from that file,
+ *    with the credentials in the environment (`--jobs` cannot read a pipe). A failure or cancel here leaves
+ *    the tables and their data committed, but some indexes, constraints or triggers missing: the error says
+ *    so.
+ *
+ * The temp file is always deleted. Step 2 reads only the file's TOC, never a data block (checked with a file
+ * holding nothing but the TOC, PostgreSQL 15); the whole archive is kept anyway: simpler than finding where
+ * the TOC ends.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { errorMessage } from '../core/logger.js';
 import { type Connection, type PipelineContext, toolError } from './context.js';
-import { childEnv } from './libpq-env.js';
-import { describeExit, type PgProcess, runPgCommand, startPgProcess, startScriptPsql } from './pg-process.js';
-import { restorePrelude } from './restore-sql.js';
-import { HashCounter } from './streams.js';
+import { type PgProcess, startPgProcess } from './pg-process.js';
+import type { RestoreOptions, RestoreResult } from './restore.js';
 import { levelOfToolLine } from './transfer-log.js';
 
-export interface ParallelSource {
-  readonly stream: Readable;
-  /** The recorded size and SHA-256 of a stored backup; a URL source has none (pg_restore reading it is the check). */
-  readonly expected?: { readonly id: string; readonly bytes: number; readonly sha256: string };
-}
-
-const UNCHANGED = 'the target database was left unchanged';
 const PARTIAL =
-  'the target database may be partially restored (a parallel restore is not atomic): restore again, or without --parallel';
+  'the target database is only partially restored: its tables and data were committed, but some indexes, ' +
+  'constraints, triggers or other post-data objects may be missing; restore again, or without --parallel';
 
-/** Where the archive is downloaded: `$PGBACKUPS_TMPDIR`, else the OS temp dir (`$TMPDIR`). */
+/** How far the temp file may lag behind pg_restore before the stream waits for it. */
+const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/** What the first, atomic step restores. */
+export const SCHEMA_AND_DATA: readonly string[] = ['--section=pre-data', '--section=data'];
+
+/** Where the archive is copied: `$PGBACKUPS_TMPDIR`, else the OS temp dir (`$TMPDIR`). */
 export function downloadDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.PGBACKUPS_TMPDIR || tmpdir();
 }
@@ -42,10 +46,11 @@ export function targetDbName(env: NodeJS.ProcessEnv): string {
   return env.PGDATABASE || env.PGUSER || 'postgres';
 }
 
-/** `pg_restore` arguments of a parallel restore into `dbname` from `file`. */
+/** `pg_restore` arguments of step 2: the post-data section, into `dbname` from `file`, with N jobs. */
 export function parallelRestoreArgs(jobs: number, dbname: string, file: string): string[] {
   return [
     '--format=custom',
+    '--section=post-data',
     `--jobs=${jobs}`,
     '--no-owner',
     '--no-privileges',
@@ -56,90 +61,49 @@ export function parallelRestoreArgs(jobs: number, dbname: string, file: string):
   ];
 }
 
+/**
+ * `restoreAtomically` is restore.ts's atomic restore of this transfer's source (passed in, so this module
+ * does not import it back); it gets the sections, the tee into the temp file, and its last log line.
+ */
 export async function parallelRestore(
   ctx: PipelineContext,
   target: Connection,
-  source: ParallelSource,
-  extensions: readonly string[] | undefined,
   jobs: number,
-): Promise<{ bytes: number; sha256: string }> {
+  restoreAtomically: (opts: RestoreOptions) => Promise<RestoreResult>,
+): Promise<RestoreResult> {
   const dir = await mkdtemp(join(downloadDir(), 'pgbackups-restore-'));
   const file = join(dir, 'archive.dump');
-  const running: PgProcess[] = [];
-  let touched = false;
-  const stopAll = () => {
-    source.stream.destroy();
-    for (const p of running) p.stop();
-  };
-  ctx.signal.addEventListener('abort', stopAll, { once: true });
+  let postData: PgProcess | undefined;
+  let committed = false;
+  const stop = () => postData?.stop();
+  ctx.signal.addEventListener('abort', stop, { once: true });
   try {
-    // 1. Download, hashing as it is written. Nothing has touched the target yet.
-    ctx.tlog.info(`parallel restore with ${jobs} jobs: downloading the archive to ephemeral storage first`);
-    const counter = new HashCounter({ onBytes: ctx.onBytes });
+    // 1. Schema and data, atomically, copying the archive to the temp file on the way.
+    ctx.tlog.info(
+      `parallel restore with ${jobs} jobs: schema and data first, in one transaction, ` +
+        'copying the archive to ephemeral storage',
+    );
     const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+    const copy = handle.createWriteStream({ highWaterMark: COPY_BUFFER_BYTES });
+    let result: RestoreResult;
     try {
-      await pipeline(source.stream, counter, handle.createWriteStream(), { signal: ctx.signal });
-    } catch (e) {
-      ctx.signal.throwIfAborted();
-      ctx.tlog.error('download finished with errors');
-      throw new Error(`Reading the backup failed: ${errorMessage(e)}; ${UNCHANGED}`);
+      result = await restoreAtomically({
+        pgRestoreArgs: SCHEMA_AND_DATA,
+        tee: { stream: copy, name: 'the archive to ephemeral storage' },
+        committed: 'schema and data restored and committed',
+      });
     } finally {
+      copy.destroy();
       await handle.close().catch(() => {});
     }
-    const sha256 = counter.sha256!;
-    const exp = source.expected;
-    if (exp && (counter.bytes !== exp.bytes || sha256 !== exp.sha256)) {
-      ctx.tlog.error(
-        `checksum mismatch: expected ${exp.bytes} bytes with sha256 ${exp.sha256}, got ${counter.bytes} bytes with sha256 ${sha256}`,
-      );
-      throw new Error(
-        `Checksum mismatch: backup ${exp.id} is not the one that was captured (expected sha256 ${exp.sha256}, got ${sha256}); ${UNCHANGED}`,
-      );
-    }
-    ctx.tlog.info('download finished successfully');
-    if (exp) ctx.tlog.info('checksum verified');
-
-    // 2. The archive must be readable before the target is wiped (a URL source has no checksum to go by).
-    const list = await runPgCommand({
-      name: 'pg_restore',
-      program: ctx.program('pg_restore'),
-      args: ['--list', file],
-      env: childEnv({}),
-      secrets: ctx.secrets,
-    });
+    committed = true;
     ctx.signal.throwIfAborted();
-    if (list.exit.code !== 0) {
-      ctx.tlog.error('the archive could not be read');
-      for (const line of list.stderr) ctx.tlog.error(line);
-      throw new Error(
-        `pg_restore cannot read the archive (${describeExit(list.exit)}): ${list.stderr.at(-1) ?? 'not a custom-format dump'}; ${UNCHANGED}`,
-      );
-    }
 
-    // 3. Wipe the target and pre-install extensions, in one transaction of their own.
-    const toolLine = (line: string) => ctx.tlog.add(levelOfToolLine(line), line);
-    const wipe = startScriptPsql({
-      program: ctx.program('psql'),
-      env: target.env,
-      secrets: ctx.secrets,
-      onStderrLine: toolLine,
-    });
-    running.push(wipe);
-    touched = true;
-    wipe.child.stdin?.on('error', () => {});
-    wipe.child.stdin?.end(`${restorePrelude({ extensions, lockTimeout: ctx.lockWaitTimeout })}\nCOMMIT;\n`);
-    const wiped = await wipe.exited;
-    ctx.signal.throwIfAborted();
-    if (wiped.code !== 0) {
-      ctx.tlog.error(`wipe failed: ${UNCHANGED}`);
-      throw new Error(`${toolError(wipe, wiped).message}; ${UNCHANGED}`);
-    }
-    ctx.tlog.info('target wiped; waiting for pg_restore to complete');
-
-    // 4. pg_restore --jobs N straight into the target. With --jobs the leader's last line is only "a worker
-    // process died unexpectedly", and other jobs' verbose lines may follow the real error: keep the first one.
+    // 2. Indexes, constraints, triggers… with N jobs. With --jobs the leader's last line is only "a worker
+    // process died unexpectedly", and other jobs' verbose lines may follow the real error: keep the first.
+    ctx.tlog.info(`building indexes and constraints with ${jobs} jobs; waiting for pg_restore to complete`);
     let firstError: string | undefined;
-    const restore = startPgProcess({
+    postData = startPgProcess({
       name: 'pg_restore',
       program: ctx.program('pg_restore'),
       args: parallelRestoreArgs(jobs, targetDbName(target.env), file),
@@ -148,26 +112,25 @@ export async function parallelRestore(
       secrets: ctx.secrets,
       onStderrLine: (line) => {
         if (/\berror:/i.test(line) && !/worker process died unexpectedly/.test(line)) firstError ??= line;
-        toolLine(line);
+        ctx.tlog.add(levelOfToolLine(line), line);
       },
     });
-    running.push(restore);
-    const exit = await restore.exited;
+    const exit = await postData.exited;
     ctx.signal.throwIfAborted();
     if (exit.code !== 0) {
       ctx.tlog.error('pg_restore finished with errors');
-      const base = toolError(restore, exit).message;
+      const base = toolError(postData, exit).message;
       const cause = firstError && !base.includes(firstError) ? ` (${firstError})` : '';
       throw new Error(`${base}${cause}; ${PARTIAL}`);
     }
     ctx.tlog.info('pg_restore finished successfully');
     ctx.tlog.info('restore finished successfully');
-    return { bytes: counter.bytes, sha256 };
+    return result;
   } finally {
-    ctx.signal.removeEventListener('abort', stopAll);
-    if (touched && ctx.signal.aborted) ctx.tlog.warn(`cancelled after the wipe: ${PARTIAL}`);
-    // A cancelled restore waits for its children so none is left writing to the target or reading the file.
-    await Promise.all(running.map((p) => p.exited));
+    ctx.signal.removeEventListener('abort', stop);
+    if (committed && ctx.signal.aborted) ctx.tlog.warn(`cancelled after the data was committed: ${PARTIAL}`);
+    // A cancelled restore waits for pg_restore so it is not left writing to the target or reading the file.
+    await postData?.exited;
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { finished, type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
 import type { TransferPatch } from '../core/transfer.js';
@@ -22,9 +22,19 @@ interface ArchiveSource {
   stop(): void;
 }
 
-interface RestoreResult {
+export interface RestoreResult {
   readonly bytes: number;
   readonly sha256: string;
+}
+
+/** What the parallel restore changes in the atomic restore (parallel-restore.ts). */
+export interface RestoreOptions {
+  /** Added to pg_restore's arguments: `--section`s. */
+  readonly pgRestoreArgs?: readonly string[];
+  /** Also receives every byte of the archive, with backpressure; its failure rolls the restore back. */
+  readonly tee?: { readonly stream: Writable; readonly name: string };
+  /** The log line once committed. @default 'restore finished successfully' */
+  readonly committed?: string;
 }
 
 const UNCHANGED = 'the target database was left unchanged';
@@ -33,15 +43,44 @@ const UNCHANGED = 'the target database was left unchanged';
 const IGNORED_PSQL_LINES = /there is already a transaction in progress/;
 
 /**
- * archive → count + SHA-256 → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the final COMMIT
- * held until pg_restore exited 0 and the source verified) → `psql -v ON_ERROR_STOP=1` on the target. Any failure
- * before the COMMIT is sent rolls back everything, the wipe included.
+ * Passes a stream through unchanged and writes every chunk to `copy` as well. A chunk goes downstream at
+ * once; the next one is only taken once `copy` is below its highWaterMark, so the slower of the two sets the
+ * pace and memory stays bounded. Ends once `copy` has finished and closed; an error of `copy` fails it.
+ */
+export class Tee extends Transform {
+  constructor(private readonly copy: Writable) {
+    super();
+    copy.on('error', (e) => this.destroy(e));
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.push(chunk);
+    if (this.copy.write(chunk)) cb();
+    else this.copy.once('drain', () => cb());
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.copy.end();
+    finished(this.copy, (e) => cb(e ?? null));
+  }
+
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    this.copy.destroy();
+    cb(error);
+  }
+}
+
+/**
+ * archive → count + SHA-256 (→ tee) → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the
+ * final COMMIT held until pg_restore exited 0 and the source verified) → `psql -v ON_ERROR_STOP=1` on the
+ * target. Any failure before the COMMIT is sent rolls back everything, the wipe included.
  */
 async function restoreArchive(
   ctx: PipelineContext,
   target: Connection,
   source: ArchiveSource,
   extensions: readonly string[] | undefined,
+  opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
   const prelude = restorePrelude({ extensions, lockTimeout: ctx.lockWaitTimeout });
   const toolLine = (line: string) => {
@@ -62,6 +101,7 @@ async function restoreArchive(
       '--single-transaction',
       '--format=custom',
       '--verbose',
+      ...(opts.pgRestoreArgs ?? []),
       '-f',
       '-',
     ],
@@ -115,8 +155,15 @@ async function restoreArchive(
 
   const counter = new HashCounter({ onBytes: ctx.onBytes });
   const sink = new ChildStdinSink(restore.child.stdin!);
+  const tee = opts.tee;
+  // Its own failure, reported as such: the pipeline's rejection below may only say the stream was destroyed.
+  tee?.stream.on('error', (e) => {
+    ctx.tlog.error(`writing ${tee.name} failed`);
+    fail(`Writing ${tee.name} failed: ${errorMessage(e)}`);
+  });
+  const stages = tee ? [counter, new Tee(tee.stream)] : [counter];
   ctx.tlog.info('waiting for pg_restore to complete');
-  const fed = pipeline(source.stream, counter, sink, { signal: stopper.signal }).catch((e: unknown) => {
+  const fed = pipeline([source.stream, ...stages, sink], { signal: stopper.signal }).catch((e: unknown) => {
     if (!stopper.signal.aborted) {
       ctx.tlog.error('download finished with errors');
       fail(`Reading the backup failed: ${errorMessage(e)}`);
@@ -165,7 +212,7 @@ async function restoreArchive(
 
   if (gate.decision === 'commit') {
     if (psqlExit.code === 0) {
-      ctx.tlog.info('restore finished successfully');
+      ctx.tlog.info(opts.committed ?? 'restore finished successfully');
       return { bytes: counter.bytes, sha256: counter.sha256! };
     }
     ctx.tlog.error('restore finished with errors');
@@ -195,8 +242,6 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
   await ctx.record({ serverVersion: server.serverVersion });
   ctx.signal.throwIfAborted();
 
-  // --parallel N (N > 1): download first, then pg_restore --jobs N; faster, not atomic (parallel-restore.ts).
-  const jobs = t.parallel ?? 1;
   let source: ArchiveSource;
   const src = t.source;
   if (src.type === 'backup') {
@@ -205,10 +250,6 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
       ctx.tlog.error('download finished with errors');
       throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`);
     });
-    if (jobs > 1) {
-      const r = await parallelRestore(ctx, target, { stream, expected: src }, t.extensions, jobs);
-      return { processedBytes: r.bytes, sha256: r.sha256 };
-    }
     source = {
       stream,
       stop: () => stream.destroy(),
@@ -228,10 +269,6 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
     if (!ctx.openUrl) throw new Error('Restoring from a URL is not supported by this worker');
     ctx.tlog.info(`restoring from a URL into ${t.target.database}`);
     const stream = await ctx.openUrl(src.url, ctx.signal);
-    if (jobs > 1) {
-      const r = await parallelRestore(ctx, target, { stream }, t.extensions, jobs);
-      return { processedBytes: r.bytes, sha256: r.sha256 };
-    }
     source = {
       stream,
       stop: () => stream.destroy(),
@@ -242,7 +279,15 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
       },
     };
   }
-  const result = await restoreArchive(ctx, target, source, t.extensions);
+  // --parallel N (N > 1): schema and data through this same atomic restore, then indexes and constraints
+  // with pg_restore --jobs N from a copy of the archive; faster, that part not atomic (parallel-restore.ts).
+  const jobs = t.parallel ?? 1;
+  const atomically = (opts?: RestoreOptions) => restoreArchive(ctx, target, source, t.extensions, opts);
+  const result =
+    jobs > 1
+      ? // stop(): the stream is still unread if the temp file could not be created.
+        await parallelRestore(ctx, target, jobs, atomically).finally(() => source.stop())
+      : await atomically();
   return { processedBytes: result.bytes, sha256: result.sha256 };
 }
 

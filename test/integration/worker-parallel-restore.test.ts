@@ -1,13 +1,17 @@
 /**
- * `--parallel N` restores (src/worker/parallel-restore.ts) against a real throwaway cluster and s3rver: the
- * archive is downloaded to a temp file, checked, and restored with `pg_restore --jobs`; the temp file never
- * outlives the transfer, whatever the outcome.
+ * `--parallel N` restores (src/worker/parallel-restore.ts) against a real throwaway cluster and s3rver: schema and
+ * data are restored atomically from the stream while it is copied to a temp file, then indexes and constraints
+ * with `pg_restore --section=post-data --jobs` from that file; the temp file never outlives the transfer, whatever
+ * the outcome.
  */
+import { createHash } from 'node:crypto';
+import type * as fsPromises from 'node:fs/promises';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
@@ -18,6 +22,37 @@ import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
+
+/**
+ * While a test sets `under`, a file opened there (the worker's temp file) fails its writes with ENOSPC after
+ * `bytes`, as a too-small ephemeral storage would.
+ */
+const diskFull = vi.hoisted(() => ({ under: undefined as string | undefined, bytes: 0 }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof fsPromises>();
+  const open: typeof fs.open = async (path, flags, mode) => {
+    const handle = await fs.open(path, flags, mode);
+    const { under, bytes } = diskFull;
+    if (under === undefined || !String(path).startsWith(under)) return handle;
+    handle.createWriteStream = (opts) => {
+      let written = 0;
+      const file = new Writable({
+        highWaterMark: opts?.highWaterMark,
+        write: (chunk: Buffer, _e, cb) => {
+          written += chunk.length;
+          if (written <= bytes) handle.write(chunk).then(() => cb(), cb);
+          else cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+        },
+        destroy: (e, cb) => {
+          handle.close().then(() => cb(e), cb);
+        },
+      });
+      return file as ReturnType<typeof handle.createWriteStream>;
+    };
+    return handle;
+  };
+  return { ...fs, open };
+});
 
 const APP = 'parallel-app';
 const FIXTURE = fileURLToPath(new URL('../helpers/fixtures/awkward.sql', import.meta.url));
@@ -124,6 +159,59 @@ function restoreOf(backup: Transfer, parallel: number, sha256 = backup.sha256!) 
 
 const messages = (t: Transfer) => (t.logs ?? []).map((l) => l.message);
 
+const STEP_1 =
+  'parallel restore with 2 jobs: schema and data first, in one transaction, copying the archive to ephemeral storage';
+const COMMITTED = 'schema and data restored and committed';
+const STEP_2 = 'building indexes and constraints with 2 jobs; waiting for pg_restore to complete';
+
+/** Indexes, constraints and triggers: what the post-data step creates. */
+const postDataObjects = (db: string) =>
+  cluster.psql(
+    db,
+    `SELECT 'index ' || c.oid::regclass FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'pg_toast')
+     UNION ALL SELECT 'constraint ' || c.conrelid::regclass || ' ' || c.conname FROM pg_constraint c
+       JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname <> 'pg_catalog'
+     UNION ALL SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+     ORDER BY 1`,
+  );
+
+async function attach(name: string, database: string): Promise<void> {
+  const secretRef = await deps.secrets.put(APP, name, cluster.url(database));
+  await deps.catalog.putDatabase({
+    app: APP,
+    name,
+    secretRef,
+    host: '127.0.0.1',
+    port: cluster.port,
+    database,
+    user: 'postgres',
+    createdAt: new Date().toISOString(),
+  });
+}
+
+async function backupOf(database: string): Promise<Transfer> {
+  const b = await run(
+    await create('backup', (id) => ({
+      database,
+      source: { type: 'database', app: APP, database },
+      target: { type: 'blob', key: backupObjectKey(APP, database, 'manual', id) },
+    })),
+  );
+  expect(b.status, b.error).toBe('completed');
+  return b;
+}
+
+/** Waits until `count` sessions match `where` in pg_stat_activity. */
+async function waitFor(where: string, count = 1): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const n = await cluster.psql('postgres', `SELECT count(*) FROM pg_stat_activity WHERE ${where}`);
+    if (Number(n) === count) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never saw ${count} session(s) where ${where}`);
+}
+
 describe('parallel restore', () => {
   let backup: Transfer;
 
@@ -137,19 +225,31 @@ describe('parallel restore', () => {
     expect(backup.status, backup.error).toBe('completed');
   });
 
-  it('restores with pg_restore --jobs: identical to the source, temp file removed', async () => {
+  it('restores schema and data atomically, then indexes and constraints with --jobs: identical to the source, temp file removed', async () => {
     const done = await run(await restoreOf(backup, 2));
     expect(done.status, done.error).toBe('completed');
     expect(done).toMatchObject({ sha256: backup.sha256, processedBytes: backup.backupBytes, parallel: 2 });
-    expect(messages(done)).toEqual(
+    const log = messages(done);
+    expect(log).toEqual(
       expect.arrayContaining([
-        'parallel restore with 2 jobs: downloading the archive to ephemeral storage first',
+        STEP_1,
         'checksum verified',
+        'all checks passed: sending COMMIT',
+        COMMITTED,
+        STEP_2,
         'pg_restore finished successfully',
         'restore finished successfully',
       ]),
     );
+    // The post-data step starts only once the checksum was verified and the schema and data committed.
+    expect(log.indexOf('checksum verified')).toBeLessThan(log.indexOf(COMMITTED));
+    expect(log.indexOf(COMMITTED)).toBeLessThan(log.indexOf(STEP_2));
+    expect(log.at(-1)).toBe('restore completed');
     expect(await fingerprint(cluster, 'target')).toEqual(await fingerprint(cluster, 'source'));
+    const objects = await postDataObjects('target');
+    expect(objects).toEqual(await postDataObjects('source'));
+    expect(objects).toContain('index events_at');
+    expect(objects).toContain('constraint events events_pkey');
     expect(await cluster.psql('target', "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'")).toBe(
       '0\n',
     );
@@ -157,12 +257,115 @@ describe('parallel restore', () => {
     expect(JSON.stringify(done)).not.toContain(cluster.password);
   });
 
-  it('refuses an object whose checksum does not match before touching the target', async () => {
+  it('refuses an object whose checksum does not match: rolled back, the target unchanged', async () => {
     const before = await fingerprint(cluster, 'target');
     const done = await run(await restoreOf(backup, 4, 'f'.repeat(64)));
     expect(done.status).toBe('failed');
     expect(done.error).toMatch(/Checksum mismatch.*left unchanged/);
     expect(await fingerprint(cluster, 'target')).toEqual(before);
+    expect(await readdir(downloads)).toEqual([]);
+    // The mismatch is only known at the end of the stream: the schema and data were restored, then rolled back.
+    expect(messages(done)).toContain('rolled back: the target database was left unchanged');
+    expect(messages(done)).not.toContain(COMMITTED);
+    expect(messages(done).some((m) => m.startsWith('building indexes'))).toBe(false);
+  });
+
+  it('rolls back an archive cut short (its recorded checksum matching): the target unchanged', async () => {
+    const key = (backup.target as { key: string }).key;
+    const chunks: Buffer[] = [];
+    for await (const c of await deps.blobs.download(key)) chunks.push(c as Buffer);
+    const cut = Buffer.concat(chunks).subarray(0, Math.floor(backup.backupBytes! * 0.8));
+    const cutKey = `${key}.truncated`;
+    await deps.blobs.upload(cutKey, Readable.from([cut]));
+    const before = await fingerprint(cluster, 'target');
+
+    const done = await run(
+      await restoreOf(
+        { ...backup, target: { type: 'blob', key: cutKey }, backupBytes: cut.length },
+        2,
+        createHash('sha256').update(cut).digest('hex'),
+      ),
+    );
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/pg_restore failed \(exit code 1\).*left unchanged/);
+    expect(await fingerprint(cluster, 'target')).toEqual(before);
+    expect(await readdir(downloads)).toEqual([]);
+  });
+
+  it('rolls back when the temp file cannot be written (ephemeral storage full): the target unchanged', async () => {
+    const before = await fingerprint(cluster, 'target');
+    diskFull.under = downloads;
+    diskFull.bytes = Math.floor(backup.backupBytes! / 2);
+    let done: Transfer;
+    try {
+      done = await run(await restoreOf(backup, 2));
+    } finally {
+      diskFull.under = undefined;
+    }
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(
+      /^Writing the archive to ephemeral storage failed: ENOSPC: no space left on device.*; the target database was left unchanged$/,
+    );
+    expect(messages(done)).not.toContain(COMMITTED);
+    expect(await fingerprint(cluster, 'target')).toEqual(before);
+    expect(await readdir(downloads)).toEqual([]);
+  });
+
+  it('cancels while the schema and data are restored: rolled back, the target unchanged', async () => {
+    const before = await fingerprint(cluster, 'target');
+    // A session using the target holds a lock, so the wipe waits inside the restore's transaction.
+    const user = await cluster.session('target');
+    await user.run('BEGIN; LOCK TABLE billing.invoices IN ACCESS SHARE MODE');
+    const stop = new AbortController();
+    const r = await restoreOf(backup, 2);
+    const running = runTransfer(deps, r, stop.signal, { progressIntervalMs: 100 });
+    await waitFor("application_name = 'pgbackups' AND wait_event_type = 'Lock'");
+    stop.abort();
+    expect(await running).toBe('cancelled');
+    await user.close();
+    await waitFor("application_name = 'pgbackups'", 0);
+    expect(await fingerprint(cluster, 'target')).toEqual(before);
+    expect(await readdir(downloads)).toEqual([]);
+  });
+
+  it('reports a failed post-data step: the data is restored, some constraints are missing, the temp file removed', async () => {
+    // Rows loaded with triggers off (session_replication_role = replica, as logical replication or a careless
+    // bulk load does) can break a foreign key the source never re-checked: pg_dump dumps them as they are, and
+    // the constraint only fails when it is built again, in the post-data step.
+    await cluster.createDatabase('orphans');
+    await cluster.psql(
+      'orphans',
+      `CREATE TABLE accounts (id int PRIMARY KEY, name text);
+       CREATE TABLE orders (id int PRIMARY KEY, account_id int REFERENCES accounts (id), total numeric);
+       CREATE INDEX orders_account ON orders (account_id);
+       INSERT INTO accounts SELECT i, 'account ' || i FROM generate_series(1, 100) i;
+       INSERT INTO orders SELECT i, 1 + i % 100, i FROM generate_series(1, 1000) i;
+       SET session_replication_role = replica;
+       INSERT INTO orders VALUES (1001, 4242, 1);`,
+    );
+    await attach('ORPHANS', 'orphans');
+    const orphans = await backupOf('ORPHANS');
+
+    const done = await run(await restoreOf(orphans, 2));
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(
+      /^pg_restore failed \(exit code 1\).*violates foreign key constraint "orders_account_id_fkey".*; the target database is only partially restored: its tables and data were committed, but some indexes, constraints, triggers or other post-data objects may be missing; restore again, or without --parallel$/,
+    );
+    expect(messages(done)).toContain(COMMITTED);
+    expect(messages(done)).toContain('pg_restore finished with errors');
+    // The data is there (the wipe committed with it), the foreign key is not.
+    expect(await cluster.psql('target', 'SELECT count(*) FROM accounts; SELECT count(*) FROM orders')).toBe(
+      '100\n1001\n',
+    );
+    expect(await cluster.psql('target', "SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'")).toBe(
+      '0\n',
+    );
+    expect(
+      await cluster.psql(
+        'target',
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'orders_account_id_fkey'",
+      ),
+    ).toBe('0\n');
     expect(await readdir(downloads)).toEqual([]);
   });
 
@@ -200,5 +403,7 @@ describe('parallel restore', () => {
       /pg_restore failed \(exit code 1\).*publication "p" already exists.*partially/,
     );
     expect(await readdir(downloads)).toEqual([]);
+    // A publication belongs to the post-data section: the table and its row were committed before.
+    expect(await cluster.psql('target', 'SELECT count(*) FROM t')).toBe('1\n');
   });
 });

@@ -1,11 +1,24 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { chooseCompression } from '../../../src/worker/capture.js';
-import { downloadDir, parallelRestoreArgs, targetDbName } from '../../../src/worker/parallel-restore.js';
+import {
+  downloadDir,
+  parallelRestoreArgs,
+  SCHEMA_AND_DATA,
+  targetDbName,
+} from '../../../src/worker/parallel-restore.js';
+import { Tee } from '../../../src/worker/restore.js';
 
 describe('parallel restore parts', () => {
-  it('runs pg_restore with N jobs, no owner or privileges, stopping at the first error, from the file', () => {
+  it('restores schema and data first (atomically, streamed), and only those', () => {
+    expect(SCHEMA_AND_DATA).toEqual(['--section=pre-data', '--section=data']);
+  });
+
+  it('then runs pg_restore on the post-data section with N jobs, no owner or privileges, stopping at the first error, from the file', () => {
     expect(parallelRestoreArgs(4, 'app_db', '/tmp/x/archive.dump')).toEqual([
       '--format=custom',
+      '--section=post-data',
       '--jobs=4',
       '--no-owner',
       '--no-privileges',
@@ -25,6 +38,77 @@ describe('parallel restore parts', () => {
   it('downloads under PGBACKUPS_TMPDIR, else the OS temp dir', () => {
     expect(downloadDir({ PGBACKUPS_TMPDIR: '/scratch' })).toBe('/scratch');
     expect(downloadDir({})).toMatch(/\S/);
+  });
+});
+
+const CHUNK = 64 * 1024;
+const data = Buffer.from(Array.from({ length: 2 * 1024 * 1024 }, (_, i) => i % 251));
+const chunks = () =>
+  Readable.from(
+    Array.from({ length: data.length / CHUNK }, (_, i) => data.subarray(i * CHUNK, (i + 1) * CHUNK)),
+  );
+/** A writable that keeps what it gets, taking `delayMs` per chunk. */
+const collector = (opts: { highWaterMark?: number; delayMs?: number } = {}) => {
+  const got: Buffer[] = [];
+  const w = new Writable({
+    highWaterMark: opts.highWaterMark,
+    write: (c: Buffer, _e, cb) => {
+      got.push(c);
+      setTimeout(cb, opts.delayMs ?? 0);
+    },
+  });
+  return { w, bytes: () => Buffer.concat(got) };
+};
+
+describe('Tee (the archive copied to the temp file while it streams into pg_restore)', () => {
+  it('passes every byte through and writes the same bytes to the copy, ending once the copy is closed', async () => {
+    const copy = collector();
+    const down = collector();
+    let copyClosed = false;
+    copy.w.on('close', () => {
+      copyClosed = true;
+    });
+    let closedAtFinish: boolean | undefined;
+    down.w.on('finish', () => {
+      closedAtFinish = copyClosed;
+    });
+    await pipeline(chunks(), new Tee(copy.w), down.w);
+    expect(down.bytes().equals(data)).toBe(true);
+    expect(copy.bytes().equals(data)).toBe(true);
+    expect(closedAtFinish).toBe(true);
+  });
+
+  it('waits for a slow copy instead of buffering the stream in memory', async () => {
+    const hwm = 128 * 1024;
+    const copy = collector({ highWaterMark: hwm, delayMs: 2 });
+    let maxBuffered = 0;
+    const tee = new Tee(copy.w);
+    tee.on('data', () => {
+      maxBuffered = Math.max(maxBuffered, copy.w.writableLength);
+    });
+    await pipeline(chunks(), tee, collector().w);
+    expect(copy.bytes().equals(data)).toBe(true);
+    // Ignoring write()'s false would leave most of the 2 MiB queued in the copy.
+    expect(maxBuffered).toBeLessThanOrEqual(hwm + CHUNK);
+  });
+
+  it("fails the stream with the copy's own error (a full disk)", async () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    let written = 0;
+    const copy = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        written += c.length;
+        cb(written > 5 * CHUNK ? full : null);
+      },
+    });
+    const down = collector();
+    let finished = false;
+    down.w.on('finish', () => {
+      finished = true;
+    });
+    await expect(pipeline(chunks(), new Tee(copy), down.w)).rejects.toThrow('ENOSPC');
+    expect(finished).toBe(false);
+    expect(down.bytes().length).toBeLessThan(data.length);
   });
 });
 
