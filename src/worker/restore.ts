@@ -24,7 +24,8 @@ interface ArchiveSource {
 
 export interface RestoreResult {
   readonly bytes: number;
-  readonly sha256: string;
+  /** Undefined when the options turned hashing off. */
+  readonly sha256: string | undefined;
 }
 
 /** What the parallel restore changes in the atomic restore (parallel-restore.ts). */
@@ -35,6 +36,8 @@ export interface RestoreOptions {
   readonly tee?: { readonly stream: Writable; readonly name: string };
   /** The log line once committed. @default 'restore finished successfully' */
   readonly committed?: string;
+  /** Hash the archive (SHA-256). Off for a copy: nothing stored to verify it against, and ~1 s of CPU per GB. */
+  readonly hash?: boolean;
 }
 
 const UNCHANGED = 'the target database was left unchanged';
@@ -153,7 +156,7 @@ async function restoreArchive(
     if (reason) fail(reason);
   });
 
-  const counter = new HashCounter({ onBytes: ctx.onBytes });
+  const counter = new HashCounter({ onBytes: ctx.onBytes, hash: opts.hash });
   const sink = new ChildStdinSink(restore.child.stdin!);
   const tee = opts.tee;
   // Its own failure, reported as such: the pipeline's rejection below may only say the stream was destroyed.
@@ -213,7 +216,7 @@ async function restoreArchive(
   if (gate.decision === 'commit') {
     if (psqlExit.code === 0) {
       ctx.tlog.info(opts.committed ?? 'restore finished successfully');
-      return { bytes: counter.bytes, sha256: counter.sha256! };
+      return { bytes: counter.bytes, sha256: counter.sha256 };
     }
     ctx.tlog.error('restore finished with errors');
     // Exit 2: the connection broke, possibly during COMMIT, so nobody can tell whether it happened.
@@ -337,6 +340,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
       },
     },
     t.extensions,
+    { hash: false },
   );
-  return { ...early, processedBytes: result.bytes, sha256: result.sha256 };
+  return { ...early, processedBytes: result.bytes };
 }

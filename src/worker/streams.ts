@@ -7,27 +7,33 @@ import { finished, Transform, type TransformCallback, Writable } from 'node:stre
  * real once its exit code is 0 — otherwise an uploader would happily complete a truncated object.
  */
 export class HashCounter extends Transform {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private count = 0;
   private digest: string | undefined;
 
   constructor(
-    private readonly opts: { onBytes?: (total: number) => void; beforeEnd?: () => Promise<void> } = {},
+    private readonly opts: {
+      onBytes?: (total: number) => void;
+      beforeEnd?: () => Promise<void>;
+      /** Count only: a stream that is never stored has nothing to verify a checksum against. @default true */
+      hash?: boolean;
+    } = {},
   ) {
     super();
+    this.hash = opts.hash === false ? undefined : createHash('sha256');
   }
 
   get bytes(): number {
     return this.count;
   }
 
-  /** The hex digest, available once the stream has ended. */
+  /** The hex digest, available once the stream has ended (never when hashing is off). */
   get sha256(): string | undefined {
     return this.digest;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.count += chunk.length;
     this.opts.onBytes?.(this.count);
     cb(null, chunk);
@@ -35,7 +41,7 @@ export class HashCounter extends Transform {
 
   override _flush(cb: TransformCallback): void {
     const done = () => {
-      this.digest = this.hash.digest('hex');
+      this.digest = this.hash?.digest('hex');
       cb();
     };
     if (!this.opts.beforeEnd) {

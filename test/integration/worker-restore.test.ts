@@ -272,7 +272,8 @@ describe('worker capture and restore', () => {
     const status = await runTransfer(deps, c, new AbortController().signal, { progressIntervalMs: 200 });
     const done = await deps.catalog.getTransfer(APP, c.num, { logs: true });
     expect(status, done?.error).toBe('completed');
-    expect(done?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // A copy stores nothing, so there is no checksum to record (hashing ~1 GB cost ~1 s of CPU for nothing).
+    expect(done?.sha256).toBeUndefined();
     expect(done?.processedBytes).toBeGreaterThan(0);
     expect(messages(done)).toEqual(expect.arrayContaining(['pg_dump finished successfully']));
     expect(await fingerprint(cluster, 'copy_target')).toEqual(await fingerprint(cluster, 'source'));

@@ -21,6 +21,24 @@ describe('HashCounter', () => {
     expect(seen.at(-1)).toBe(data.length);
   });
 
+  it('only counts when hashing is off (a copy: nothing stored to verify against)', async () => {
+    const counter = new HashCounter({ hash: false });
+    const out: Buffer[] = [];
+    await pipeline(
+      chunks(),
+      counter,
+      new Writable({
+        write: (c: Buffer, _e, cb) => {
+          out.push(c);
+          cb();
+        },
+      }),
+    );
+    expect(counter.bytes).toBe(data.length);
+    expect(counter.sha256).toBeUndefined();
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+  });
+
   it('fails the end of the stream when beforeEnd fails (a producer that exited non-zero)', async () => {
     const counter = new HashCounter({
       beforeEnd: async () => {
