@@ -303,11 +303,13 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
   if (t.source.app === t.target.app && t.source.database === t.target.database) {
     throw new Error(`Cannot copy ${t.source.database} onto itself`);
   }
-  const sourceConn = await ctx.connect(t.source.app, t.source.database);
-  const targetConn = await ctx.connect(t.target.app, t.target.database);
-  const sourceServer = await inspectServer(ctx, sourceConn);
-  await inspectServer(ctx, targetConn);
-  const dumpVersion = await pgDumpVersion(ctx);
+  const { source: src, target: dst } = t;
+  // Independent round trips, at once: on a small database they are a good part of the whole copy.
+  const [[sourceConn, sourceServer], [targetConn], dumpVersion] = await Promise.all([
+    ctx.connect(src.app, src.database).then(async (c) => [c, await inspectServer(ctx, c)] as const),
+    ctx.connect(dst.app, dst.database).then(async (c) => [c, await inspectServer(ctx, c)] as const),
+    pgDumpVersion(ctx),
+  ]);
   const early: TransferPatch = {
     sourceBytes: sourceServer.sizeBytes,
     serverVersion: sourceServer.serverVersion,
