@@ -23,7 +23,7 @@ import { startCluster } from '../test/helpers/pg-cluster.js';
 import { lambdaBundleSizes } from './lib/bundles.js';
 import { buildPgbench, buildRealistic, rowCount } from './lib/data.js';
 import { type Results, writeReport } from './lib/report.js';
-import { liveWorkers, type RssPeaks, RssSampler } from './lib/rss.js';
+import { liveWorkers, machineBusySeconds, type RssPeaks, RssSampler } from './lib/rss.js';
 import { timedShell, writeZstdShim } from './lib/shell.js';
 import { median, percentile } from './lib/stats.js';
 
@@ -155,7 +155,8 @@ async function main() {
       for (;;) {
         t = await stack.deps.catalog.getTransfer(APP, num);
         if (t && !['pending', 'running'].includes(t.status)) break;
-        await sleep(25);
+        // Not faster: dynalite answers in this process, on the cores being measured.
+        await sleep(250);
       }
       const e2eMs = performance.now() - t0;
       for (let i = 0; i < 400 && liveWorkers().length; i++) await sleep(25);
@@ -170,7 +171,15 @@ async function main() {
         );
       }
       const ms = Date.parse(t.finishedAt!) - Date.parse(t.startedAt!);
-      const sample: Record<string, number> = { ms, e2eMs, bytes: t.backupBytes ?? t.processedBytes ?? 0 };
+      const sample: Record<string, number> = {
+        ms,
+        e2eMs,
+        bytes: t.backupBytes ?? t.processedBytes ?? 0,
+        cpuMachine: rss.cpu.machine,
+        cpuWorker: rss.cpu.worker,
+        cpuEmulators: rss.cpu.emulators,
+        cpuTools: Object.values(rss.cpu.children).reduce((a, b) => a + b, 0),
+      };
       if (t.kind === 'backup') {
         // From pg_dump's exit to the end: the upload's last part, CompleteMultipartUpload and the size check.
         const logs = (await stack.deps.catalog.getTransfer(APP, num, { logs: true }))?.logs ?? [];
@@ -183,9 +192,11 @@ async function main() {
     };
 
     const raw = async (op: string, db: string, script: string, file?: string) => {
+      const busy0 = machineBusySeconds();
       const r = await timedShell(script, rawEnv);
+      const cpuMachine = machineBusySeconds() - busy0;
       const bytes = file ? (await stat(file)).size : 0;
-      record(op, db, { ms: r.ms, bytes });
+      record(op, db, { ms: r.ms, bytes, cpuMachine });
     };
 
     const pgDump = bin('pg_dump');
@@ -207,7 +218,14 @@ async function main() {
       ];
       if (withZstd) {
         const zFile = join(work, `${db}-zstd1.dump`);
+        const pipeFile = join(work, `${db}-pipe.dump`);
         set.push(
+          // What any streaming consumer costs pg_dump on these cores: a pipe, then a pipe and a SHA-256.
+          [
+            'pipe_cat',
+            () => raw('pipe_cat', db, `"${pgDump}" -Fc -Z1 -d ${db} | cat > ${pipeFile}`, pipeFile),
+          ],
+          ['pipe_sha', () => raw('pipe_sha', db, `"${pgDump}" -Fc -Z1 -d ${db} | sha256sum > /dev/null`)],
           [
             'zstd_pipe',
             () => raw('zstd_pipe', db, `"${pgDump}" -Fc -Z0 -d ${db} | zstd -q -T1 -1 -c > ${zFile}`, zFile),
