@@ -13,16 +13,19 @@
  *    the tables and their data committed, but some indexes, constraints or triggers missing: the error says
  *    so.
  *
- * The temp file is always deleted. Step 2 reads only the file's TOC, never a data block (checked with a file
- * holding nothing but the TOC, PostgreSQL 15); the whole archive is kept anyway: simpler than finding where
- * the TOC ends.
+ * The temp file is always deleted. Step 2 reads only the archive's table of contents, never a data block (checked
+ * with a file holding nothing but the TOC, PostgreSQL 15), and the TOC comes first: so the copy stops as soon as
+ * `pg_restore --list` can read a whole TOC from what was written (tried at a few sizes; see {@link TocCopy}).
+ * Writing the whole archive cost ~0.6 s per GB of database and as much disk as the dump.
  */
 import { constants as fsConstants } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { type Connection, type PipelineContext, toolError } from './context.js';
-import { type PgProcess, startPgProcess } from './pg-process.js';
+import { childEnv } from './libpq-env.js';
+import { type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
 import { levelOfToolLine } from './transfer-log.js';
 
@@ -32,6 +35,51 @@ const PARTIAL =
 
 /** How far the temp file may lag behind pg_restore before the stream waits for it. */
 const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Sizes at which the copy checks whether it holds a whole TOC; past the last one it keeps everything. */
+export const TOC_CHECKPOINTS: readonly number[] = [64 * 1024, 1024 ** 2, 16 * 1024 ** 2, 128 * 1024 ** 2];
+
+/**
+ * Writes a stream to `handle` until the file holds the archive's whole table of contents, then discards the
+ * rest. At each checkpoint (bytes written) it asks `hasToc()` — `pg_restore --list` on the file — and stops
+ * writing on the first yes. A TOC larger than the last checkpoint (a schema of ~100,000+ objects) keeps the
+ * whole archive, as before.
+ */
+export class TocCopy extends Writable {
+  private written = 0;
+  private next = 0;
+  private tocBytes: number | undefined;
+
+  constructor(
+    private readonly handle: FileHandle,
+    private readonly hasToc: () => Promise<boolean>,
+    private readonly checkpoints: readonly number[] = TOC_CHECKPOINTS,
+  ) {
+    super({ highWaterMark: COPY_BUFFER_BYTES });
+  }
+
+  /** Bytes kept once a whole TOC was found; undefined while (or if) the whole archive is being kept. */
+  get keptTocBytes(): number | undefined {
+    return this.tocBytes;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
+    if (this.tocBytes !== undefined) {
+      cb();
+      return;
+    }
+    this.append(chunk).then(() => cb(), cb);
+  }
+
+  private async append(chunk: Buffer): Promise<void> {
+    await this.handle.write(chunk);
+    this.written += chunk.length;
+    const mark = this.checkpoints[this.next];
+    if (mark !== undefined && this.written >= mark) {
+      this.next += 1;
+      if (await this.hasToc()) this.tocBytes = this.written;
+    }
+  }
+}
 
 /** What the first, atomic step restores. */
 export const SCHEMA_AND_DATA: readonly string[] = ['--section=pre-data', '--section=data'];
@@ -84,7 +132,16 @@ export async function parallelRestore(
         'copying the archive to ephemeral storage',
     );
     const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-    const copy = handle.createWriteStream({ highWaterMark: COPY_BUFFER_BYTES });
+    const copy = new TocCopy(handle, async () => {
+      const list = await runPgCommand({
+        name: 'pg_restore',
+        program: ctx.program('pg_restore'),
+        args: ['--list', file],
+        env: childEnv({}),
+        secrets: ctx.secrets,
+      });
+      return list.exit.code === 0;
+    });
     let result: RestoreResult;
     try {
       result = await restoreAtomically({
@@ -98,6 +155,11 @@ export async function parallelRestore(
     }
     committed = true;
     ctx.signal.throwIfAborted();
+    if (copy.keptTocBytes !== undefined) {
+      ctx.tlog.info(
+        `kept the archive's table of contents (${copy.keptTocBytes} bytes) for the post-data step`,
+      );
+    }
 
     // 2. Indexes, constraints, triggers… with N jobs. With --jobs the leader's last line is only "a worker
     // process died unexpectedly", and other jobs' verbose lines may follow the real error: keep the first.

@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import type * as fsPromises from 'node:fs/promises';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
@@ -17,10 +18,11 @@ import { silentLogger } from '../../src/core/logger.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
 import { systemClock } from '../../src/core/ports.js';
 import { type Transfer, transferName } from '../../src/core/transfer.js';
+import { TocCopy } from '../../src/worker/parallel-restore.js';
 import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
 import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
-import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
+import { type PgCluster, run as runProgram, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
 
 /**
@@ -34,21 +36,15 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     const handle = await fs.open(path, flags, mode);
     const { under, bytes } = diskFull;
     if (under === undefined || !String(path).startsWith(under)) return handle;
-    handle.createWriteStream = (opts) => {
-      let written = 0;
-      const file = new Writable({
-        highWaterMark: opts?.highWaterMark,
-        write: (chunk: Buffer, _e, cb) => {
-          written += chunk.length;
-          if (written <= bytes) handle.write(chunk).then(() => cb(), cb);
-          else cb(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
-        },
-        destroy: (e, cb) => {
-          handle.close().then(() => cb(e), cb);
-        },
-      });
-      return file as ReturnType<typeof handle.createWriteStream>;
-    };
+    const write = handle.write.bind(handle) as (chunk: Buffer) => Promise<unknown>;
+    let written = 0;
+    handle.write = ((chunk: Buffer) => {
+      written += chunk.length;
+      if (written <= bytes) return write(chunk);
+      return Promise.reject(
+        Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+      );
+    }) as typeof handle.write;
     return handle;
   };
   return { ...fs, open };
@@ -241,6 +237,12 @@ describe('parallel restore', () => {
         'restore finished successfully',
       ]),
     );
+    // The temp file kept only the archive's table of contents, and the post-data step worked from it.
+    const kept = log
+      .map((m) => /^kept the archive's table of contents \((\d+) bytes\)/.exec(m)?.[1])
+      .find(Boolean);
+    expect(Number(kept)).toBeGreaterThan(0);
+    expect(Number(kept)).toBeLessThan(backup.backupBytes!);
     // The post-data step starts only once the checksum was verified and the schema and data committed.
     expect(log.indexOf('checksum verified')).toBeLessThan(log.indexOf(COMMITTED));
     expect(log.indexOf(COMMITTED)).toBeLessThan(log.indexOf(STEP_2));
@@ -255,6 +257,44 @@ describe('parallel restore', () => {
     );
     expect(await readdir(downloads)).toEqual([]);
     expect(JSON.stringify(done)).not.toContain(cluster.password);
+  });
+
+  it("keeps only the archive's table of contents once pg_restore can list it from the temp file", async () => {
+    const archive = Buffer.concat(
+      await (await deps.blobs.download((backup.target as { key: string }).key)).toArray(),
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'pgbackups-toc-'));
+    const listOf = async (file: string) =>
+      runProgram(join(cluster.binDir, 'pg_restore'), ['--list', file]).then((r) =>
+        r.code === 0 ? r.stdout : undefined,
+      );
+    try {
+      const file = join(dir, 'toc.dump');
+      const handle = await open(file, 'wx', 0o600);
+      let checks = 0;
+      const copy = new TocCopy(handle, async () => {
+        checks += 1;
+        return (await listOf(file)) !== undefined;
+      }, [4096, 32768, 131072, 524288]);
+      // Small chunks, so the checkpoints fall inside the archive however small the test's dump is.
+      const chunks = Array.from({ length: Math.ceil(archive.length / 128) }, (_, i) =>
+        archive.subarray(i * 128, (i + 1) * 128),
+      );
+      await pipeline(Readable.from(chunks), copy);
+      await handle.close();
+      const kept = (await stat(file)).size;
+      expect(checks).toBeGreaterThan(0);
+      expect(copy.keptTocBytes).toBe(kept);
+      expect(kept).toBeLessThan(archive.length);
+      // The same table of contents as the whole archive's (pg_restore --list prints when it read it).
+      const full = join(dir, 'full.dump');
+      await writeFile(full, archive);
+      const strip = (l: string | undefined) => l?.replace(/^;\s+Archive created at.*$/m, '');
+      expect(strip(await listOf(file))).toBe(strip(await listOf(full)));
+      expect(await listOf(file)).toContain('CONSTRAINT public events events_pkey');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an object whose checksum does not match: rolled back, the target unchanged', async () => {
@@ -295,7 +335,8 @@ describe('parallel restore', () => {
   it('rolls back when the temp file cannot be written (ephemeral storage full): the target unchanged', async () => {
     const before = await fingerprint(cluster, 'target');
     diskFull.under = downloads;
-    diskFull.bytes = Math.floor(backup.backupBytes! / 2);
+    // Full before the archive's table of contents is written (the copy keeps no more than that).
+    diskFull.bytes = 1000;
     let done: Transfer;
     try {
       done = await run(await restoreOf(backup, 2));

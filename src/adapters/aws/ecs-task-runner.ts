@@ -33,19 +33,14 @@ export const MIN_EPHEMERAL_GIB = 21;
 export const MAX_EPHEMERAL_GIB = 200;
 
 /**
- * Ephemeral storage for a task that keeps `scratchBytes` on disk: the bytes plus 10 % and 4 GiB for the image and
- * the filesystem's own overhead, at least Fargate's 21 GiB. Throws when even Fargate's maximum is too small.
+ * Ephemeral storage for a task that may keep `scratchBytes` on disk: the bytes plus 10 % and 4 GiB for the image
+ * and the filesystem's own overhead, within Fargate's 21–200 GiB. A `--parallel` restore normally keeps only the
+ * archive's table of contents and needs the whole archive only for a TOC over 128 MiB; should that not fit, the
+ * restore's first step rolls back and leaves the target unchanged.
  */
 export function ephemeralStorageGiB(scratchBytes: number): number {
   const need = Math.ceil((scratchBytes * 11) / (10 * GiB)) + 4;
-  if (need > MAX_EPHEMERAL_GIB) {
-    throw new Error(
-      `A --parallel restore keeps the ${(scratchBytes / 1e9).toFixed(0)} GB archive on the worker's disk, which needs ` +
-        `${need} GiB; a Fargate task has at most ${MAX_EPHEMERAL_GIB} GiB. Restore without --parallel (the atomic ` +
-        'restore streams and needs no disk)',
-    );
-  }
-  return Math.max(MIN_EPHEMERAL_GIB, need);
+  return Math.min(MAX_EPHEMERAL_GIB, Math.max(MIN_EPHEMERAL_GIB, need));
 }
 
 /** Starts one Fargate task per transfer; the task's only input is which transfer to run (no URL, no secret). */

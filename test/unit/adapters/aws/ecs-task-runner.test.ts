@@ -119,15 +119,13 @@ describe('EcsTaskRunner.start', () => {
     );
   });
 
-  it('refuses, without calling ECS, an archive too big for 200 GiB of ephemeral storage', async () => {
+  it("asks for at most Fargate's 200 GiB, however big the archive", async () => {
     ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }] });
     expect(ephemeralStorageGiB(178 * 1024 ** 3)).toBe(200);
-    await expect(
-      runner.start({ app: 'example-app', num: 6, id: 'r006', scratchBytes: 250e9 }),
-    ).rejects.toThrow(
-      "A --parallel restore keeps the 250 GB archive on the worker's disk, which needs 261 GiB; a Fargate task has at most 200 GiB. Restore without --parallel (the atomic restore streams and needs no disk)",
-    );
-    expect(ecs).toHaveReceivedCommandTimes(RunTaskCommand, 0);
+    await runner.start({ app: 'example-app', num: 6, id: 'r006', scratchBytes: 250e9 });
+    expect(ecs.commandCalls(RunTaskCommand)[0]!.args[0].input.overrides?.ephemeralStorage).toEqual({
+      sizeInGiB: 200,
+    });
   });
 
   it('turns failures[] into an error naming the reason', async () => {
