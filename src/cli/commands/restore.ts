@@ -90,7 +90,7 @@ export const restore: Command = {
     'dump; default: the newest completed backup. DATABASE defaults to DATABASE. With one argument, it is BACKUP.',
     'The target is first backed up (kept 7 days; --no-safety-backup skips it), then wiped (its non-system schemas',
     'are dropped and recreated) and restored in one transaction: if anything fails, it is left exactly as it was.',
-    '--parallel N restores with N pg_restore jobs: faster for large dumps, but a failure can leave it part-restored.',
+    '--parallel N builds indexes and constraints with N pg_restore jobs once the data is committed: faster for many large tables, but a failure then can leave some of them missing.',
   ].join('\n'),
   flags: {
     confirm: confirmFlag,
@@ -129,7 +129,7 @@ export const restore: Command = {
         ? `A backup of ${db(database)} is taken first and kept 7 days.`
         : `No backup of ${db(database)} is taken first (--no-safety-backup).`,
       parallel > 1
-        ? `With --parallel ${parallel} the restore is not atomic: if it fails, ${db(database)} may be left part-restored.`
+        ? `With --parallel ${parallel} the restore is not atomic: the data is committed first, and if building indexes and constraints then fails, ${db(database)} is left without some of them.`
         : `If the restore fails, ${db(database)} is left as it was.`,
     ]);
     const started = await action(

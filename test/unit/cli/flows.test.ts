@@ -342,7 +342,7 @@ describe('pgbackups restore', () => {
     expect(r.stderr).toContain(
       [
         ' ›   No backup of ⛁ STAGING is taken first (--no-safety-backup).',
-        ' ›   With --parallel 4 the restore is not atomic: if it fails, ⛁ STAGING may be left part-restored.',
+        ' ›   With --parallel 4 the restore is not atomic: the data is committed first, and if building indexes and constraints then fails, ⛁ STAGING is left without some of them.',
       ].join('\n'),
     );
     expect(await run(api(), ['restore', 'b001', 'STAGING', '--parallel', '17'])).toMatchObject({ code: 2 });
