@@ -186,7 +186,8 @@ export const openApiDocument = {
                 type: 'integer',
                 minimum: 1,
                 maximum: 16,
-                description: 'pg_restore --jobs N from a downloaded file: faster, but not atomic',
+                description:
+                  'schema and data atomically, then indexes and constraints with pg_restore --jobs N: not atomic',
               },
               safetyBackup: {
                 type: 'boolean',

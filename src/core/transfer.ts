@@ -60,8 +60,9 @@ export interface Transfer {
   /** Extensions pre-installed before a restore, as `schema.name` or `name`. */
   readonly extensions?: readonly string[];
   /**
-   * Restore with `pg_restore --jobs N` from a downloaded file: faster on big databases, but not atomic (a failure
-   * can leave the target part-restored). Unset or 1: the atomic single-transaction restore.
+   * Restore schema and data atomically, then indexes and constraints with `pg_restore --jobs N`: faster with many
+   * big tables, but not atomic (a failure in that last step leaves some of them missing). Unset or 1: the atomic
+   * single-transaction restore.
    */
   readonly parallel?: number;
   /** Restores and copies: the safety backup of the target, taken by the same worker before it overwrites it. */
