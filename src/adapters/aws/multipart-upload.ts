@@ -56,9 +56,9 @@ export interface StreamUploadOptions {
 
 /**
  * Streams `body` to S3 in parts sent one after another while the next ones fill (a bounded queue, so memory is a
- * few parts however long the stream), so reading never waits for a part's upload unless S3 is the slower side. A body that ends
- * before its first part is full is one PutObject. On any failure the multipart upload is aborted and the body's
- * own error, if it has one, is the one thrown.
+ * few parts however long the stream): reading never waits for a part's upload unless S3 is the slower side. A
+ * body that ends before its first part is full is one PutObject. On any failure the multipart upload is aborted
+ * and the body's own error, if it has one, is the one thrown.
  */
 export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: number; parts: number }> {
   const { client, bucket: Bucket, key: Key, body, signal } = opts;
