@@ -124,6 +124,16 @@ beforeEach(() => {
   s3.on(DeleteObjectCommand).resolves({});
 });
 
+/** The multipart upload was aborted, once, and never completed. */
+function expectAbortedUpload(): void {
+  expect(s3).toHaveReceivedCommandExactlyOnceWith(AbortMultipartUploadCommand, {
+    Bucket: BUCKET,
+    Key: KEY,
+    UploadId: UPLOAD_ID,
+  });
+  expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+}
+
 describe('partSizer', () => {
   it('cuts 64 MiB parts when there is no estimate', () => {
     expect(UNSIZED_PART_SIZE).toBe(64 * MiB);
@@ -378,12 +388,7 @@ describe('uploadStream', () => {
         partSize: () => PART,
       }),
     ).rejects.toBe(error);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(AbortMultipartUploadCommand, {
-      Bucket: BUCKET,
-      Key: KEY,
-      UploadId: UPLOAD_ID,
-    });
-    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+    expectAbortedUpload();
     // Parts are sent one after another: nothing after the failed one.
     expect(partInputs().map((i) => i.PartNumber)).toEqual([1, 2]);
   });
@@ -407,12 +412,7 @@ describe('uploadStream', () => {
       (e: unknown) => e,
     );
     expect(state.pulled).toBeLessThan(total);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(AbortMultipartUploadCommand, {
-      Bucket: BUCKET,
-      Key: KEY,
-      UploadId: UPLOAD_ID,
-    });
-    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+    expectAbortedUpload();
     expect(outcome).toBe(error);
   });
 
@@ -453,12 +453,7 @@ describe('uploadStream', () => {
     await expect(
       uploadStream({ client: defaultClient(), bucket: BUCKET, key: KEY, body, partSize: () => PART }),
     ).rejects.toBe(bodyError);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(AbortMultipartUploadCommand, {
-      Bucket: BUCKET,
-      Key: KEY,
-      UploadId: UPLOAD_ID,
-    });
-    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+    expectAbortedUpload();
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
@@ -522,12 +517,7 @@ describe('uploadStream', () => {
     );
     expect(outcome).toBe(reason);
     expect(state.pulled).toBeLessThan(total);
-    expect(s3).toHaveReceivedCommandExactlyOnceWith(AbortMultipartUploadCommand, {
-      Bucket: BUCKET,
-      Key: KEY,
-      UploadId: UPLOAD_ID,
-    });
-    expect(s3).not.toHaveReceivedCommand(CompleteMultipartUploadCommand);
+    expectAbortedUpload();
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 
