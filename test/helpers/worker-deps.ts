@@ -1,6 +1,7 @@
 import { silentLogger } from '../../src/core/logger.js';
 import type { BlobStore } from '../../src/core/ports.js';
 import { systemClock } from '../../src/core/ports.js';
+import { type Transfer, transferName } from '../../src/core/transfer.js';
 import type { WorkerDeps } from '../../src/worker/run-transfer.js';
 import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
 import type { PgCluster } from './pg-cluster.js';
@@ -41,4 +42,30 @@ export async function attachClusterDatabase(
     user: 'postgres',
     createdAt: new Date().toISOString(),
   });
+}
+
+/** Fields a test gives a new transfer; the rest (app, number, id, status…) are filled in. */
+export type TransferFields = Pick<Transfer, 'database' | 'source' | 'target'> & Partial<Transfer>;
+
+/** Records a pending manual transfer of `kind` for `app`, numbered and named as the API would. */
+export async function createPendingTransfer(
+  deps: TestWorkerDeps<BlobStore>,
+  app: string,
+  kind: Transfer['kind'],
+  fields: (id: string) => TransferFields,
+): Promise<Transfer> {
+  const num = await deps.catalog.nextTransferNum(app);
+  const id = transferName(kind, 'manual', num);
+  const t: Transfer = {
+    app,
+    num,
+    id,
+    kind,
+    type: 'manual',
+    status: 'pending',
+    createdAt: new Date().toISOString(),
+    ...fields(id),
+  };
+  await deps.catalog.createTransfer(t);
+  return t;
 }

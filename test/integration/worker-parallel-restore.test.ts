@@ -14,16 +14,20 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
-import { systemClock } from '../../src/core/ports.js';
-import { type Transfer, transferName } from '../../src/core/transfer.js';
+import type { Transfer } from '../../src/core/transfer.js';
 import { TocCopy } from '../../src/worker/parallel-restore.js';
-import { runTransfer, type WorkerDeps } from '../../src/worker/run-transfer.js';
-import { MemoryCatalog, MemorySecrets } from '../fakes/index.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, run as runProgram, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
+import {
+  attachClusterDatabase,
+  createPendingTransfer,
+  type TestWorkerDeps,
+  type TransferFields,
+  workerDeps,
+} from '../helpers/worker-deps.js';
 
 /**
  * While a test sets `under`, a file opened there (the worker's temp file) fails its writes with ENOSPC after
@@ -58,7 +62,8 @@ const UNRELATED = `CREATE SCHEMA billing;
 
 let cluster: PgCluster;
 let s3: LocalS3;
-let deps: WorkerDeps & { catalog: MemoryCatalog; blobs: S3BlobStore };
+let deps: TestWorkerDeps<S3BlobStore>;
+const attach = (name: string, db: string) => attachClusterDatabase(deps, cluster, APP, name, db);
 let downloads: string;
 const savedTmp = process.env.PGBACKUPS_TMPDIR;
 
@@ -66,13 +71,7 @@ beforeAll(async () => {
   [cluster, s3] = await Promise.all([startCluster(), startS3rver()]);
   downloads = await mkdtemp(join(tmpdir(), 'pgbackups-parallel-test-'));
   process.env.PGBACKUPS_TMPDIR = downloads;
-  deps = {
-    catalog: new MemoryCatalog(),
-    blobs: new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }),
-    secrets: new MemorySecrets(),
-    clock: systemClock,
-    log: silentLogger,
-  };
+  deps = workerDeps(new S3BlobStore({ client: localS3Client(s3.endpoint), bucket: s3.bucket }));
   await cluster.createDatabase('source');
   await cluster.psqlFile('source', FIXTURE);
   // More rows than the fixture alone, so the jobs have several tables' data and indexes to share.
@@ -84,19 +83,7 @@ beforeAll(async () => {
      CREATE INDEX events_at ON public.events (at);`,
   );
   await cluster.createDatabase('target');
-  for (const db of ['source', 'target']) {
-    const secretRef = await deps.secrets.put(APP, db.toUpperCase(), cluster.url(db));
-    await deps.catalog.putDatabase({
-      app: APP,
-      name: db.toUpperCase(),
-      secretRef,
-      host: '127.0.0.1',
-      port: cluster.port,
-      database: db,
-      user: 'postgres',
-      createdAt: new Date().toISOString(),
-    });
-  }
+  for (const db of ['source', 'target']) await attach(db.toUpperCase(), db);
 });
 
 afterAll(async () => {
@@ -112,22 +99,8 @@ beforeEach(async () => {
   await cluster.psql('target', UNRELATED);
 });
 
-async function create(kind: Transfer['kind'], fields: (id: string) => Partial<Transfer>): Promise<Transfer> {
-  const num = await deps.catalog.nextTransferNum(APP);
-  const id = transferName(kind, 'manual', num);
-  const t = {
-    app: APP,
-    num,
-    id,
-    kind,
-    type: 'manual',
-    status: 'pending',
-    createdAt: new Date().toISOString(),
-    ...fields(id),
-  } as Transfer;
-  await deps.catalog.createTransfer(t);
-  return t;
-}
+const create = (kind: Transfer['kind'], fields: (id: string) => TransferFields) =>
+  createPendingTransfer(deps, APP, kind, fields);
 
 async function run(t: Transfer): Promise<Transfer> {
   await runTransfer(deps, t, new AbortController().signal, { progressIntervalMs: 200 });
@@ -171,20 +144,6 @@ const postDataObjects = (db: string) =>
      UNION ALL SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
      ORDER BY 1`,
   );
-
-async function attach(name: string, database: string): Promise<void> {
-  const secretRef = await deps.secrets.put(APP, name, cluster.url(database));
-  await deps.catalog.putDatabase({
-    app: APP,
-    name,
-    secretRef,
-    host: '127.0.0.1',
-    port: cluster.port,
-    database,
-    user: 'postgres',
-    createdAt: new Date().toISOString(),
-  });
-}
 
 async function backupOf(database: string): Promise<Transfer> {
   const b = await run(

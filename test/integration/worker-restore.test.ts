@@ -8,12 +8,18 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
-import { type Transfer, transferName } from '../../src/core/transfer.js';
+import type { Transfer } from '../../src/core/transfer.js';
 import { runTransfer } from '../../src/worker/run-transfer.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, startCluster } from '../helpers/pg-cluster.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
-import { attachClusterDatabase, type TestWorkerDeps, workerDeps } from '../helpers/worker-deps.js';
+import {
+  attachClusterDatabase,
+  createPendingTransfer,
+  type TestWorkerDeps,
+  type TransferFields,
+  workerDeps,
+} from '../helpers/worker-deps.js';
 
 const APP = 'example-app';
 const FIXTURE = fileURLToPath(new URL('../helpers/fixtures/awkward.sql', import.meta.url));
@@ -44,24 +50,8 @@ afterAll(async () => {
   await Promise.all([cluster?.stop(), s3?.stop()]);
 });
 
-type TransferFields = Pick<Transfer, 'database' | 'source' | 'target'> & Partial<Transfer>;
-
-async function create(kind: Transfer['kind'], fields: (id: string) => TransferFields): Promise<Transfer> {
-  const num = await deps.catalog.nextTransferNum(APP);
-  const id = transferName(kind, 'manual', num);
-  const t: Transfer = {
-    app: APP,
-    num,
-    id,
-    kind,
-    type: 'manual',
-    status: 'pending',
-    createdAt: new Date().toISOString(),
-    ...fields(id),
-  };
-  await deps.catalog.createTransfer(t);
-  return t;
-}
+const create = (kind: Transfer['kind'], fields: (id: string) => TransferFields) =>
+  createPendingTransfer(deps, APP, kind, fields);
 
 async function captureBackup(database = 'SOURCE'): Promise<Transfer> {
   const t = await create('backup', (id) => ({
