@@ -1,4 +1,4 @@
-import { finished, type Readable, Transform, type TransformCallback, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
 import type { TransferPatch } from '../core/transfer.js';
@@ -9,7 +9,7 @@ import { childEnv } from './libpq-env.js';
 import { parallelRestore } from './parallel-restore.js';
 import { startPgProcess, startScriptPsql } from './pg-process.js';
 import { restorePrelude } from './restore-sql.js';
-import { ChildStdinSink, HashCounter } from './streams.js';
+import { ChildStdinSink, HashCounter, Tee } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
 
 /** Where a restore's custom-format archive comes from. */
@@ -44,34 +44,6 @@ const UNCHANGED = 'the target database was left unchanged';
 
 /** psql's harmless chatter inside our transaction. */
 const IGNORED_PSQL_LINES = /there is already a transaction in progress/;
-
-/**
- * Passes a stream through unchanged and writes every chunk to `copy` as well. A chunk goes downstream at
- * once; the next one is only taken once `copy` is below its highWaterMark, so the slower of the two sets the
- * pace and memory stays bounded. Ends once `copy` has finished and closed; an error of `copy` fails it.
- */
-export class Tee extends Transform {
-  constructor(private readonly copy: Writable) {
-    super();
-    copy.on('error', (e) => this.destroy(e));
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.push(chunk);
-    if (this.copy.write(chunk)) cb();
-    else this.copy.once('drain', () => cb());
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.copy.end();
-    finished(this.copy, (e) => cb(e ?? null));
-  }
-
-  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
-    this.copy.destroy();
-    cb(error);
-  }
-}
 
 /**
  * archive → count + SHA-256 (→ tee) → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the

@@ -8,7 +8,7 @@ import {
   SCHEMA_AND_DATA,
   targetDbName,
 } from '../../../src/worker/parallel-restore.js';
-import { Tee } from '../../../src/worker/restore.js';
+import { Tee } from '../../../src/worker/streams.js';
 
 describe('parallel restore parts', () => {
   it('restores schema and data first (atomically, streamed), and only those', () => {
