@@ -31,7 +31,7 @@ export interface StartOptions {
   readonly onStderrLine?: (line: string) => void;
 }
 
-const TAIL_LINES = 10;
+const TAIL_LINES = 20;
 /** A stderr "line" longer than this is cut: it ends up in a DynamoDB item. */
 const MAX_STDERR_LINE = 8192;
 const KILL_GRACE_MS = 5000;
@@ -108,10 +108,22 @@ export function describeExit(e: ExitInfo): string {
   return e.code === null ? 'could not be started' : `exit code ${e.code}`;
 }
 
-/** The most telling stderr line: the last error, or else the last line. */
+/** PostgreSQL's DETAIL and HINT lines after an error (psql may prefix them with `psql:<stdin>:12: `). */
+const DETAIL_OR_HINT = /^(?:psql:[^ ]*: )?(?:DETAIL|HINT):\s/;
+
+/**
+ * The most telling stderr lines: the last error with PostgreSQL's DETAIL and HINT lines after it (the HINT is
+ * often the fix, e.g. max_locks_per_transaction), or else the last line.
+ */
 export function reasonFrom(lines: readonly string[]): string | undefined {
-  const errors = lines.filter((l) => /\b(error|fatal|panic)\b:/i.test(l));
-  return errors.at(-1) ?? lines.at(-1);
+  const at = lines.findLastIndex((l) => /\b(error|fatal|panic)\b:/i.test(l));
+  if (at < 0) return lines.at(-1);
+  const after: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (DETAIL_OR_HINT.test(l)) after.push(l.replace(/^psql:[^ ]*: /, '').replace(/\s+/g, ' '));
+    else if (!/^(CONTEXT|LINE \d+|Command was):|^\s/.test(l)) break;
+  }
+  return [lines[at], ...after].join(' ');
 }
 
 /** Runs a short pg command to completion and returns its stdout (e.g. `psql -c`, `pg_dump --version`). */

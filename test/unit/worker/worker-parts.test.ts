@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES } from '../../../src/core/transfer.js';
 import { chooseCompression, parsePgDumpVersion } from '../../../src/worker/capture.js';
 import { childEnv, libpqEnv, secretsOf } from '../../../src/worker/libpq-env.js';
+import { reasonFrom } from '../../../src/worker/pg-process.js';
 import { redact } from '../../../src/worker/redact.js';
 import { parseExtensions, restorePrelude } from '../../../src/worker/restore-sql.js';
 import { levelOfToolLine, TransferLog } from '../../../src/worker/transfer-log.js';
@@ -159,5 +160,34 @@ describe('restore prelude', () => {
     expect(sql).toContain('CREATE EXTENSION IF NOT EXISTS "hstore" WITH SCHEMA "public";');
     expect(sql).toContain('CREATE EXTENSION IF NOT EXISTS "citext";');
     expect(sql).not.toMatch(/COMMIT/);
+  });
+});
+
+describe('reasonFrom', () => {
+  it("keeps PostgreSQL's DETAIL and HINT lines with the error, not its CONTEXT", () => {
+    expect(
+      reasonFrom([
+        'psql:<stdin>:4: ERROR:  out of shared memory',
+        'psql:<stdin>:4: HINT:  You might need to increase max_locks_per_transaction.',
+        'CONTEXT:  SQL statement "DROP SCHEMA t1 CASCADE"',
+        'PL/pgSQL function inline_code_block line 9 at EXECUTE',
+      ]),
+    ).toBe(
+      'psql:<stdin>:4: ERROR:  out of shared memory HINT: You might need to increase max_locks_per_transaction.',
+    );
+    expect(
+      reasonFrom([
+        'pg_restore: error: could not execute query: ERROR:  permission denied to create extension "x"',
+        'HINT:  Must be superuser to create this extension.',
+        'Command was: CREATE EXTENSION x;',
+        'DETAIL:  not this one: it follows another statement',
+      ]),
+    ).toBe(
+      'pg_restore: error: could not execute query: ERROR:  permission denied to create extension "x" HINT: Must be superuser to create this extension.',
+    );
+    expect(reasonFrom(['ERROR:  a', 'DETAIL:  b', 'pg_restore: warning: errors ignored'])).toBe(
+      'ERROR:  a DETAIL: b',
+    );
+    expect(reasonFrom(['just a line'])).toBe('just a line');
   });
 });
