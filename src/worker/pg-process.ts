@@ -121,7 +121,7 @@ export function reasonFrom(lines: readonly string[]): string | undefined {
   const after: string[] = [];
   for (const l of lines.slice(at + 1)) {
     if (DETAIL_OR_HINT.test(l)) after.push(l.replace(/^psql:[^ ]*: /, '').replace(/\s+/g, ' '));
-    else if (!/^(CONTEXT|LINE \d+|Command was):|^\s/.test(l)) break;
+    else if (!/^(CONTEXT|LINE \d+):|^\s/.test(l)) break;
   }
   return [lines[at], ...after].join(' ');
 }
