@@ -95,6 +95,12 @@ export const openApiDocument = {
             from: { type: 'string' },
             to: { type: 'string' },
             safetyBackup: { type: 'boolean', default: true },
+            keepExtensions: {
+              type: 'array',
+              items: { type: 'string' },
+              description:
+                "Extensions already installed in the target to keep: the wipe leaves them, the dump's CREATE EXTENSION is skipped. For extensions only a superuser can create, when the target's owner is not one",
+            },
           },
         }),
         responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
@@ -178,10 +184,21 @@ export const openApiDocument = {
               backup: {
                 type: 'string',
                 description:
-                  'b101 or other-app::b101 (needs the x-pgbackups-access-proof header); default: the newest completed backup',
+                  'b101 or other-app::b101 (needs the x-pgbackups-access-proof header), or an https:// URL; default: the newest completed manual or scheduled backup of the target database (never a safety backup)',
               },
               database: { type: 'string', description: 'default DATABASE' },
-              extensions: { type: 'array', items: { type: 'string' } },
+              extensions: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  'NAME or SCHEMA.NAME: extensions created before the restore, also in a schema the dump creates',
+              },
+              keepExtensions: {
+                type: 'array',
+                items: { type: 'string' },
+                description:
+                  "Extensions already installed in the target to keep: the wipe leaves them, the dump's CREATE EXTENSION is skipped. For extensions only a superuser can create, when the target's owner is not one",
+              },
               parallel: {
                 type: 'integer',
                 minimum: 1,

@@ -61,6 +61,7 @@ const bodies = {
       backup: optionalString,
       database: optionalString,
       extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
+      keepExtensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
       parallel: z.number().int().optional(),
       safetyBackup: z.boolean().optional(),
     })
@@ -71,6 +72,7 @@ const bodies = {
       from: z.string().min(1).max(200),
       to: z.string().min(1).max(200),
       safetyBackup: z.boolean().optional(),
+      keepExtensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
     })
     .strict(),
   empty: z.object({}).strict(),

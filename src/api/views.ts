@@ -33,6 +33,7 @@ export function transferView(t: Transfer) {
     pgDumpVersion: t.pgDumpVersion ?? null,
     serverVersion: t.serverVersion ?? null,
     extensions: t.extensions ?? [],
+    keepExtensions: t.keepExtensions ?? [],
     parallel: t.parallel ?? 1,
     safetyBackup: t.safetyBackup ? { app: t.safetyBackup.app, id: t.safetyBackup.id } : null,
     warnings: t.warnings ?? 0,

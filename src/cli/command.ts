@@ -125,10 +125,19 @@ export async function getTransfer(ctx: Context, id: string, logs = false): Promi
   return ctx.client.get<TransferJson>(appPath(ctx.app, 'transfers', id), logs ? { logs: true } : undefined);
 }
 
-/** The newest completed backup (url, download and restore default to it), with Heroku's message when none. */
-export async function latestCompletedBackup(ctx: Context): Promise<TransferJson> {
-  const t = await findNewest(ctx, 'backup', (b) => b.status === 'completed');
-  if (!t) throw new CliError(`No backups on ${appLabel(ctx.app)}. Capture one with pgbackups capture`);
+/** The newest completed manual or scheduled backup of `database` (url, download and restore default to it). */
+export async function latestCompletedBackup(ctx: Context, database = 'DATABASE'): Promise<TransferJson> {
+  const t = await findNewest(
+    ctx,
+    'backup',
+    (b) => b.status === 'completed' && b.type !== 'safety' && b.database === database,
+  );
+  if (!t) {
+    throw new CliError(
+      `No completed manual or scheduled backup of ${database} on ${appLabel(ctx.app)}, so there is no default. ` +
+        'Name a backup (pgbackups list shows them), or capture one with pgbackups capture',
+    );
+  }
   return t;
 }
 

@@ -28,6 +28,14 @@ export const noSafetyBackupFlag: FlagSpec = {
   description: 'do not back up the target first (by default a backup of it is taken and kept 7 days)',
 };
 
+/** Restore and copy: extensions installed in the target to keep (for those only a superuser can create). */
+export const keepExtensionsFlag: FlagSpec = {
+  type: 'string',
+  value: "'a, b'",
+  description:
+    "extensions already installed in the target to keep: not dropped, the dump's CREATE EXTENSION skipped",
+};
+
 /** The line printed once a restore or copy started, naming the backup that can undo it. */
 export function safetyBackupNote(t: {
   readonly safetyBackup?: { readonly app: string; readonly id: string } | null;

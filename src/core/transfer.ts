@@ -60,6 +60,12 @@ export interface Transfer {
   /** Extensions pre-installed before a restore, as `schema.name` or `name`. */
   readonly extensions?: readonly string[];
   /**
+   * Restores and copies: extensions already installed in the target that the wipe keeps, and whose CREATE
+   * EXTENSION from the dump is skipped — for extensions only a superuser can create, pre-installed by an
+   * administrator, when the target's owner restores without being superuser.
+   */
+  readonly keepExtensions?: readonly string[];
+  /**
    * Restore schema and data atomically, then indexes and constraints with `pg_restore --jobs N`: faster with many
    * big tables, but not atomic (a failure in that last step leaves some of them missing). Unset or 1: the atomic
    * single-transaction restore.

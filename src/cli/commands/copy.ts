@@ -2,10 +2,18 @@ import { normaliseDatabaseName, parseAppName } from '../../core/names.js';
 import { appPath } from '../client.js';
 import { action, type Command, confirm, describeDatabase, err, requireDatabase } from '../command.js';
 import { CliError } from '../errors.js';
-import { confirmFlag, followFlags, noSafetyBackupFlag, safetyBackupNote, waitIntervalMs } from '../flags.js';
+import {
+  confirmFlag,
+  followFlags,
+  keepExtensionsFlag,
+  noSafetyBackupFlag,
+  safetyBackupNote,
+  waitIntervalMs,
+} from '../flags.js';
 import { followToEnd, printFollowHints } from '../follow.js';
 import { app, db } from '../format.js';
 import type { TransferJson } from '../types.js';
+import { parseExtensionList } from './restore.js';
 
 /** `NAME` or `other-app::NAME`, normalised as Heroku does (`HEROKU_POSTGRESQL_PINK_URL` → `PINK`). */
 export function parseDatabaseRef(
@@ -28,7 +36,12 @@ export const copy: Command = {
     'TARGET is backed up first (kept 7 days) unless --no-safety-backup is given.',
     "Confirm by typing the target's name, or with --confirm TARGET.",
   ].join('\n'),
-  flags: { confirm: confirmFlag, 'no-safety-backup': noSafetyBackupFlag, ...followFlags },
+  flags: {
+    confirm: confirmFlag,
+    'keep-extensions': keepExtensionsFlag,
+    'no-safety-backup': noSafetyBackupFlag,
+    ...followFlags,
+  },
   minArgs: 2,
   maxArgs: 2,
   async run(ctx) {
@@ -43,6 +56,10 @@ export const copy: Command = {
       ? `${db(target.ref)} (${describeDatabase(targetDb)}) of the app ${app(ctx.app)}`
       : db(target.ref);
     const safety = ctx.flags['no-safety-backup'] !== true;
+    const keep =
+      typeof ctx.flags['keep-extensions'] === 'string'
+        ? parseExtensionList(ctx.flags['keep-extensions'])
+        : [];
     await confirm(ctx, target.name, [
       `This command will remove all data from ${targetShown}.`,
       `Data from ${db(source.ref)} will then be copied to ${db(target.ref)}. ${db(source.ref)} is only read.`,
@@ -53,7 +70,12 @@ export const copy: Command = {
     const started = await action(ctx, `Starting copy of ${db(source.ref)} to ${db(target.ref)}`, () =>
       ctx.client.post<TransferJson>(
         appPath(ctx.app, 'copies'),
-        { from: source.ref, to: target.ref, ...(safety ? {} : { safetyBackup: false }) },
+        {
+          from: source.ref,
+          to: target.ref,
+          ...(safety ? {} : { safetyBackup: false }),
+          ...(keep.length > 0 ? { keepExtensions: keep } : {}),
+        },
         [source.app, target.app].filter((a) => a !== ctx.app),
       ),
     );

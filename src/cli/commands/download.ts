@@ -90,7 +90,8 @@ async function fetchToFile(
 export const download: Command = {
   name: 'download',
   usage: '[BACKUP_ID]',
-  summary: 'download a backup and verify its SHA-256 (default: the newest completed one)',
+  summary:
+    'download a backup and verify its SHA-256 (default: the newest manual or scheduled one of DATABASE)',
   description:
     'Writes to latest.dump (or latest.dump.1, .2… if taken) unless -o is given. The file appears under its final name only once it is complete and its checksum matches.',
   flags: {

@@ -14,7 +14,14 @@ import {
   requireDatabase,
 } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
-import { confirmFlag, followFlags, noSafetyBackupFlag, safetyBackupNote, waitIntervalMs } from '../flags.js';
+import {
+  confirmFlag,
+  followFlags,
+  keepExtensionsFlag,
+  noSafetyBackupFlag,
+  safetyBackupNote,
+  waitIntervalMs,
+} from '../flags.js';
 import { followToEnd, printFollowHints } from '../follow.js';
 import { app, db, redactUrl } from '../format.js';
 import type { TransferJson } from '../types.js';
@@ -59,12 +66,14 @@ export function parseExtensionList(raw: string): string[] {
 async function resolveBackup(
   ctx: Context,
   raw: string | undefined,
-): Promise<{ send: string; shown: string; otherApp?: string }> {
+  target: string,
+): Promise<{ send: string; shown: string; otherApp?: string; database?: string }> {
   if (raw === undefined) {
-    const latest = await latestCompletedBackup(ctx);
+    const latest = await latestCompletedBackup(ctx, target);
     return {
       send: latest.id,
-      shown: `${latest.id} (the newest completed backup, of ${db(latest.database)})`,
+      shown: `${latest.id} (the newest completed backup of ${db(latest.database)})`,
+      database: latest.database,
     };
   }
   const ref = parseBackupRef(raw, ctx.app);
@@ -78,7 +87,7 @@ async function resolveBackup(
   if (t.status !== 'completed') {
     throw new CliError(`Backup ${t.id} for ${app(ctx.app)} did not complete successfully (${t.status})`);
   }
-  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})` };
+  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})`, database: t.database };
 }
 
 export const restore: Command = {
@@ -88,8 +97,10 @@ export const restore: Command = {
   description: [
     "BACKUP is an id (b101), another app's backup (other-app::b101) or an https:// URL of a pg_dump custom-format",
     'dump; default: the newest completed backup. DATABASE defaults to DATABASE. With one argument, it is BACKUP.',
-    'The target is first backed up (kept 7 days; --no-safety-backup skips it), then wiped (its non-system schemas',
-    'are dropped and recreated) and restored in one transaction: if anything fails, it is left exactly as it was.',
+    'The target is first backed up (kept 7 days; --no-safety-backup skips it), then wiped (every object a dump can',
+    'recreate: schemas, extensions, publications, subscriptions, foreign servers, event triggers, casts, large objects)',
+    'and restored in one transaction: if anything fails, it is left exactly as it was. Only one restore or copy into',
+    'a database runs at a time.',
     '--parallel N builds indexes and constraints with N pg_restore jobs once the data is committed: faster for many large tables, but a failure then can leave some of them missing.',
   ].join('\n'),
   flags: {
@@ -100,6 +111,7 @@ export const restore: Command = {
       value: "'a, schema.b'",
       description: 'comma-separated extensions to pre-install before restoring',
     },
+    'keep-extensions': keepExtensionsFlag,
     parallel: {
       type: 'string',
       value: 'N',
@@ -118,11 +130,20 @@ export const restore: Command = {
       typeof ctx.flags.parallel === 'string' ? parseWholeNumber(ctx.flags.parallel, 'parallel', 1, 16) : 1;
     const safety = ctx.flags['no-safety-backup'] !== true;
     const database = normaliseDatabaseName(ctx.args[1] ?? 'DATABASE');
-    const backup = await resolveBackup(ctx, ctx.args[0]);
+    const keep =
+      typeof ctx.flags['keep-extensions'] === 'string'
+        ? parseExtensionList(ctx.flags['keep-extensions'])
+        : undefined;
+    const backup = await resolveBackup(ctx, ctx.args[0], database);
     const target = await requireDatabase(ctx, database);
     await confirm(ctx, ctx.app, [
       `This command will restore ${backup.shown}`,
       `into ${db(database)} (${describeDatabase(target)}) of the app ${app(ctx.app)}.`,
+      ...(backup.database !== undefined && backup.database !== database
+        ? [
+            `Note: ${backup.send} is a backup of a different database, ${db(backup.database)}, not of ${db(database)}.`,
+          ]
+        : []),
       `All data in ${db(database)} will be deleted: every table, view, sequence, function and type in its`,
       'non-system schemas.',
       safety
@@ -142,6 +163,7 @@ export const restore: Command = {
             backup: backup.send,
             database,
             ...(extensions && extensions.length > 0 ? { extensions } : {}),
+            ...(keep && keep.length > 0 ? { keepExtensions: keep } : {}),
             ...(parallel > 1 ? { parallel } : {}),
             ...(safety ? {} : { safetyBackup: false }),
           },

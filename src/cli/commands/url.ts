@@ -10,7 +10,8 @@ export const url: Command = {
   name: 'url',
   aliases: ['public-url'],
   usage: '[BACKUP_ID]',
-  summary: 'get a temporary download URL for a backup (default: the newest completed one)',
+  summary:
+    'get a temporary download URL for a backup (default: the newest manual or scheduled one of DATABASE)',
   description: 'On a terminal it also says when the URL expires; piped, it prints the URL alone.',
   flags: {
     'expires-in': {

@@ -3,6 +3,7 @@ import { UnprocessableError, ValidationError } from '../errors.js';
 import { parseAppName, splitAppQualified } from '../names.js';
 import { type Transfer, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
+import { parseKeepExtensions } from './restore-backup.js';
 import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
 
 /**
@@ -12,9 +13,10 @@ import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
  */
 export async function copyDatabase(
   deps: CoreDeps,
-  input: { app: string; from: unknown; to: unknown; safetyBackup?: unknown },
+  input: { app: string; from: unknown; to: unknown; safetyBackup?: unknown; keepExtensions?: unknown },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
+  const keep = parseKeepExtensions(input.keepExtensions);
   const safety = parseSafetyBackup(input.safetyBackup);
   if (typeof input.from !== 'string' || typeof input.to !== 'string') {
     throw new ValidationError('Invalid copy: give from and to as NAME or other-app::NAME');
@@ -39,6 +41,7 @@ export async function copyDatabase(
     database: target.name,
     source: { type: 'database', app: source.app, database: source.name },
     target: { type: 'database', app: target.app, database: target.name },
+    ...(keep.length > 0 ? { keepExtensions: keep } : {}),
     createdAt: deps.clock.now().toISOString(),
   };
   return launchOverwrite(deps, copy, target, safety);

@@ -38,24 +38,28 @@ export async function restoreBackup(
     backup?: string;
     database?: string;
     extensions?: unknown;
+    keepExtensions?: unknown;
     parallel?: unknown;
     safetyBackup?: unknown;
   },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
   const extensions = parseExtensions(input.extensions);
+  const keep = parseKeepExtensions(input.keepExtensions);
   const parallel = parseParallel(input.parallel);
   const safety = parseSafetyBackup(input.safetyBackup);
   if (input.backup !== undefined && typeof input.backup !== 'string') {
     throw new ValidationError('Invalid backup: give an id like b101');
   }
   if (input.backup !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(input.backup)) {
-    return restoreFromUrl(deps, app, input.backup, input.database, extensions, parallel, safety);
+    return restoreFromUrl(deps, app, input.backup, input.database, { extensions, keep, parallel }, safety);
   }
   // `other-app::b101`: the API has already checked that the caller may read other-app.
   const ref = input.backup === undefined ? undefined : splitAppQualified(input.backup, app);
-  const backup = await requireCompletedBackup(deps, ref?.app ?? app, ref?.name);
+  const named = ref && (await requireCompletedBackup(deps, ref.app, ref.name));
   const target = await requireDatabase(deps, app, input.database ?? 'DATABASE');
+  // Without an id: the newest manual or scheduled backup of the target itself (transfers.ts defaultBackup).
+  const backup = named ?? (await requireCompletedBackup(deps, app, undefined, target.name));
   if (backup.target.type !== 'blob' || !backup.sha256 || backup.backupBytes === undefined) {
     throw new UnprocessableError(`Backup ${backup.id} has no verified object to restore from`);
   }
@@ -70,10 +74,31 @@ export async function restoreBackup(
   };
   return launchOverwrite(
     deps,
-    await newRestore(deps, app, target, source, extensions, parallel),
+    await newRestore(deps, app, target, source, { extensions, keep, parallel }),
     target,
     safety,
   );
+}
+
+/**
+ * `keepExtensions`: names of extensions installed in the target (no schema: an extension's name is unique in a
+ * database) that the wipe keeps and the dump does not recreate.
+ */
+export function parseKeepExtensions(input: unknown): string[] {
+  const names = parseExtensions(input);
+  const qualified = names.find((n) => n.includes('.'));
+  if (qualified) {
+    throw new ValidationError(
+      `Invalid keepExtensions entry ${JSON.stringify(qualified)}: give the extension's name alone (it is kept where it is installed)`,
+    );
+  }
+  return [...new Set(names)];
+}
+
+interface RestoreOptions {
+  readonly extensions: string[];
+  readonly keep: string[];
+  readonly parallel: number;
 }
 
 /** `--parallel N`: 1 (the atomic restore) to 16 jobs. */
@@ -97,8 +122,7 @@ async function restoreFromUrl(
   app: string,
   url: string,
   database: string | undefined,
-  extensions: string[],
-  parallel: number,
+  opts: RestoreOptions,
   safety: boolean,
 ): Promise<Transfer> {
   if (!url.toLowerCase().startsWith('https://') || url.length > 4096) {
@@ -107,7 +131,7 @@ async function restoreFromUrl(
     );
   }
   const target = await requireDatabase(deps, app, database ?? 'DATABASE');
-  const restore = await newRestore(deps, app, target, { type: 'url', url }, extensions, parallel);
+  const restore = await newRestore(deps, app, target, { type: 'url', url }, opts);
   return launchOverwrite(deps, restore, target, safety);
 }
 
@@ -117,8 +141,7 @@ async function newRestore(
   app: string,
   target: DatabaseAttachment,
   source: TransferSource,
-  extensions: string[],
-  parallel: number,
+  { extensions, keep, parallel }: RestoreOptions,
 ): Promise<Transfer> {
   const num = await deps.catalog.nextTransferNum(app);
   return {
@@ -132,6 +155,7 @@ async function newRestore(
     source,
     target: { type: 'database', app, database: target.name },
     extensions,
+    ...(keep.length > 0 ? { keepExtensions: keep } : {}),
     ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
   };

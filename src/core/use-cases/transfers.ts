@@ -139,14 +139,39 @@ export async function cancelTransfer(deps: CoreDeps, input: { app: string; id: s
 export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
 export const MAX_URL_EXPIRY_SECONDS = 12 * 3600;
 
-/** A completed backup, by id or (when omitted) the newest completed one. */
-export async function requireCompletedBackup(deps: CoreDeps, app: string, id?: string): Promise<Transfer> {
-  if (id === undefined) {
-    const latest = await findNewestTransfer(deps, app, 'backup', (t) => t.status === 'completed');
-    if (!latest)
-      throw new UnprocessableError(`No backups on ${app}. Capture one with pgbackups capture -a ${app}`);
-    return latest;
-  }
+/**
+ * The backup a command without an id means: the newest completed manual or scheduled backup of `database`.
+ * Never a safety backup (every restore and copy takes one, of whatever it overwrote) and never a backup of
+ * another database; with none, the error lists the app's backups so one can be named.
+ */
+export async function defaultBackup(deps: CoreDeps, app: string, database: string): Promise<Transfer> {
+  const latest = await findNewestTransfer(
+    deps,
+    app,
+    'backup',
+    (t) => t.status === 'completed' && t.type !== 'safety' && t.database === database,
+  );
+  if (latest) return latest;
+  const page = await deps.catalog.listTransfers(app, { kind: 'backup', limit: 20 });
+  const others = page.transfers
+    .filter((t) => t.status === 'completed')
+    .map((t) => `${t.id} (${t.type} backup of ${t.database})`);
+  throw new UnprocessableError(
+    `No completed manual or scheduled backup of ${database} on ${app}, so there is no default to use. ` +
+      (others.length > 0
+        ? `Name one of the app's backups: ${others.join(', ')}${page.cursor ? ', …' : ''}`
+        : `Capture one with pgbackups capture ${database} -a ${app}`),
+  );
+}
+
+/** A completed backup, by id or (when omitted) the {@link defaultBackup} of `database` (default DATABASE). */
+export async function requireCompletedBackup(
+  deps: CoreDeps,
+  app: string,
+  id?: string,
+  database = 'DATABASE',
+): Promise<Transfer> {
+  if (id === undefined) return defaultBackup(deps, app, database);
   const t = await requireTransfer(deps, app, id);
   if (t.kind !== 'backup') throw new UnprocessableError(`${t.id} is a ${t.kind}, not a backup`);
   if (t.status !== 'completed' || t.target.type !== 'blob') {

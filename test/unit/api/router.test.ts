@@ -141,7 +141,8 @@ describe('API router', () => {
     ],
     ['an unknown route', 'GET', '/v1/nope', undefined, 404, /No route for GET \/v1\/nope/],
     ['no database', 'POST', '/v1/apps/example-app/backups', {}, 404, /has no databases/],
-    ['nothing to restore', 'POST', '/v1/apps/example-app/restores', {}, 422, /No backups on example-app/],
+    // The default backup is the target's own, so the missing target is named first.
+    ['a restore with no database', 'POST', '/v1/apps/example-app/restores', {}, 404, /has no databases/],
     [
       'a wrong type',
       'POST',

@@ -291,6 +291,7 @@ describe('pgbackups restore', () => {
         ' ›   Warning: Destructive Action',
         ' ›   This command will restore b001 (a backup of ⛁ DATABASE)',
         ` ›   into ⛁ STAGING (database staging on db.example.com:5432) of the app ⬢ ${APP}.`,
+        ' ›   Note: b001 is a backup of a different database, ⛁ DATABASE, not of ⛁ STAGING.',
         ' ›   All data in ⛁ STAGING will be deleted: every table, view, sequence, function and type in its',
         ' ›   non-system schemas.',
         ' ›   A backup of ⛁ STAGING is taken first and kept 7 days.',

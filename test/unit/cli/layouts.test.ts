@@ -286,7 +286,7 @@ describe('pgbackups url', () => {
     const r = await run(fake, ['url']);
     expect(r).toMatchObject({
       code: 1,
-      stderr: ` ›   Error: No backups on ⬢ ${APP}. Capture one with pgbackups capture\n`,
+      stderr: ` ›   Error: No completed manual or scheduled backup of DATABASE on ⬢ ${APP}, so there is no default. Name a backup (pgbackups list shows them), or capture one with pgbackups capture\n`,
     });
   });
 });

@@ -59,6 +59,8 @@ describe('copyDatabase', () => {
       source: { type: 'database', app: 'example-app', database: 'DATABASE' },
       target: { type: 'database', app: 'example-app', database: 'PINK' },
     });
+    // One overwrite of PINK at a time: the next copy may start once c001 finished.
+    await deps.catalog.updateTransfer('example-app', c.num, { status: 'completed' });
     const cross = await copyDatabase(deps, { app: 'example-app', from: 'other-app::DATABASE', to: 'PINK' });
     expect(cross.source).toEqual({ type: 'database', app: 'other-app', database: 'DATABASE' });
   });
@@ -114,8 +116,9 @@ describe('parallel restore option', () => {
   it('records the job count, and refuses nonsense', async () => {
     await captureBackup(deps, { app: 'example-app', type: 'manual' });
     await deps.catalog.updateTransfer('example-app', 1, { status: 'completed', sha256: 'a', backupBytes: 1 });
-    const r = await restoreBackup(deps, { app: 'example-app', parallel: 4 });
+    const r = await restoreBackup(deps, { app: 'example-app', parallel: 4, safetyBackup: false });
     expect(r.parallel).toBe(4);
+    await deps.catalog.updateTransfer('example-app', r.num, { status: 'completed' });
     expect((await restoreBackup(deps, { app: 'example-app', parallel: 1 })).parallel).toBeUndefined();
     await expect(restoreBackup(deps, { app: 'example-app', parallel: 0 })).rejects.toThrow(/1 to 16/);
     await expect(restoreBackup(deps, { app: 'example-app', parallel: 2.5 })).rejects.toThrow(/1 to 16/);
@@ -129,7 +132,8 @@ describe('parallel restore option', () => {
       backupBytes: 7_000_000_000,
     });
     const started = deps.runner.started.length;
-    await restoreBackup(deps, { app: 'example-app', parallel: 2, safetyBackup: false });
+    const first = await restoreBackup(deps, { app: 'example-app', parallel: 2, safetyBackup: false });
+    await deps.catalog.updateTransfer('example-app', first.num, { status: 'completed' });
     await restoreBackup(deps, { app: 'example-app', safetyBackup: false });
     expect(deps.runner.started.slice(started)).toEqual([
       { app: 'example-app', num: 2, id: 'r002', scratchBytes: 7_000_000_000 },

@@ -41,7 +41,12 @@ describe('safety backups', () => {
   });
 
   it('is skipped on request, and refused when not a boolean', async () => {
-    const r = await restoreBackup(deps, { app: 'example-app', database: 'STAGING', safetyBackup: false });
+    const r = await restoreBackup(deps, {
+      app: 'example-app',
+      backup: 'b001',
+      database: 'STAGING',
+      safetyBackup: false,
+    });
     expect(r.safetyBackup).toBeUndefined();
     expect((await deps.catalog.listTransfers('example-app')).transfers.map((t) => t.id)).toEqual([
       'r002',
@@ -54,7 +59,7 @@ describe('safety backups', () => {
 
   it('fails the safety backup too when the worker cannot start', async () => {
     deps.runner.failNextStart = new Error('no capacity');
-    const r = await restoreBackup(deps, { app: 'example-app', database: 'STAGING' });
+    const r = await restoreBackup(deps, { app: 'example-app', backup: 'b001', database: 'STAGING' });
     expect(r.status).toBe('failed');
     expect(await deps.catalog.getTransfer('example-app', 3)).toMatchObject({
       status: 'failed',
@@ -63,7 +68,7 @@ describe('safety backups', () => {
   });
 
   it('ends a running safety backup with its task, and removes its object', async () => {
-    const r = await restoreBackup(deps, { app: 'example-app', database: 'STAGING' });
+    const r = await restoreBackup(deps, { app: 'example-app', backup: 'b001', database: 'STAGING' });
     await deps.catalog.updateTransfer('example-app', 3, { status: 'running' });
     deps.blobs.objects.set('safety/example-app/STAGING/b003.dump', Buffer.from('half'));
     await reconcileStoppedTask(deps, {

@@ -118,10 +118,71 @@ describe('restoreBackup', () => {
     });
   });
 
+  it('defaults to the newest manual or scheduled backup of the target itself, never a safety backup', async () => {
+    await attachDatabase(deps, { app: 'example-app', name: 'STAGING', url: 'postgres://u:p@staging/db' });
+    await captureBackup(deps, { app: 'example-app', type: 'manual' }); // b001 of DATABASE
+    await completeBackup(1);
+    await captureBackup(deps, { app: 'example-app', type: 'manual', database: 'STAGING' }); // b002 of STAGING
+    await completeBackup(2);
+    // r003 overwrites STAGING and takes the safety backup b004 of it; b004 completes, and is the newest.
+    const first = await restoreBackup(deps, { app: 'example-app', backup: 'b001', database: 'STAGING' });
+    expect(first.safetyBackup?.id).toBe('b004');
+    await completeBackup(4);
+    await deps.catalog.updateTransfer('example-app', first.num, { status: 'completed' });
+
+    const r = await restoreBackup(deps, { app: 'example-app', database: 'STAGING', safetyBackup: false });
+    expect(r.source).toMatchObject({ type: 'backup', id: 'b002' });
+    await deps.catalog.updateTransfer('example-app', r.num, { status: 'completed' });
+    const intoMain = await restoreBackup(deps, { app: 'example-app', safetyBackup: false });
+    expect(intoMain.source).toMatchObject({ type: 'backup', id: 'b001' });
+    expect((await requireCompletedBackup(deps, 'example-app')).id).toBe('b001');
+    expect((await requireCompletedBackup(deps, 'example-app', undefined, 'STAGING')).id).toBe('b002');
+  });
+
+  it("refuses a default when the target has no backup of its own, listing the app's backups", async () => {
+    await attachDatabase(deps, { app: 'example-app', name: 'STAGING', url: 'postgres://u:p@staging/db' });
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    await expect(restoreBackup(deps, { app: 'example-app', database: 'STAGING' })).rejects.toMatchObject({
+      code: 'unprocessable',
+      message:
+        "No completed manual or scheduled backup of STAGING on example-app, so there is no default to use. Name one of the app's backups: b001 (manual backup of DATABASE)",
+    });
+    expect(deps.runner.started.map((s) => s.id)).toEqual(['b001']);
+  });
+
+  it('answers a second overwrite of the same target with 409 naming the running one', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    const first = await restoreBackup(deps, { app: 'example-app', backup: 'b001' });
+    await deps.catalog.updateTransfer('example-app', first.num, { status: 'running' });
+    const before = (await deps.catalog.listTransfers('example-app')).transfers.length;
+    await expect(restoreBackup(deps, { app: 'example-app', backup: 'b001' })).rejects.toMatchObject({
+      code: 'conflict',
+      message:
+        'DATABASE of example-app is already being overwritten by r002 (running). Wait for it to finish, or cancel it with pgbackups cancel r002 -a example-app',
+    });
+    // Nothing was recorded for the refused one: no restore, no safety backup.
+    expect((await deps.catalog.listTransfers('example-app')).transfers.length).toBe(before);
+    await deps.catalog.updateTransfer('example-app', first.num, { status: 'failed' });
+    expect((await restoreBackup(deps, { app: 'example-app', backup: 'b001' })).status).toBe('pending');
+  });
+
+  it('records extensions to keep, by name only', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    const r = await restoreBackup(deps, { app: 'example-app', keepExtensions: ['postgis', 'postgis'] });
+    expect(r.keepExtensions).toEqual(['postgis']);
+    await expect(
+      restoreBackup(deps, { app: 'example-app', keepExtensions: ['public.postgis'] }),
+    ).rejects.toThrow(/name alone/);
+  });
+
   it('explains what to do when there is nothing to restore', async () => {
     await expect(restoreBackup(deps, { app: 'example-app' })).rejects.toMatchObject({
       code: 'unprocessable',
-      message: 'No backups on example-app. Capture one with pgbackups capture -a example-app',
+      message:
+        'No completed manual or scheduled backup of DATABASE on example-app, so there is no default to use. Capture one with pgbackups capture DATABASE -a example-app',
     });
     await captureBackup(deps, { app: 'example-app', type: 'manual' });
     await expect(restoreBackup(deps, { app: 'example-app', backup: 'b001' })).rejects.toThrow(
