@@ -1,105 +1,49 @@
 /**
- * `--parallel N` restore (DESIGN §5): faster than the atomic restore on multi-core targets, and NOT atomic.
+ * `--parallel N` restore: faster than the atomic restore on multi-core targets, and not atomic.
  *
- * Most of what `pg_restore --jobs` gains is building indexes and constraints (the post-data section) side by
- * side; one big table's data cannot be split anyway. So, in two steps:
+ * Most of what `pg_restore --jobs` gains is building indexes and constraints side by side; one big table's data
+ * cannot be split anyway. So, in two steps, from the plan restore-plan.ts made out of the archive's table of
+ * contents before anything ran:
  *
- * 1. The schema and the data (`--section=pre-data --section=data`) go through restore.ts's atomic restore,
- *    streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and the checksum.
- *    A failure or cancel here rolls back and leaves the target unchanged. The same bytes are written (a tee,
- *    with backpressure) to a temp file under `downloadDir()` (O_EXCL, 0600); a write error also rolls back.
- * 2. After the COMMIT, `pg_restore --section=post-data --jobs N --exit-on-error -d <target>` from that file,
- *    with the credentials in the environment (`--jobs` cannot read a pipe). A failure or cancel here leaves
- *    the tables and their data committed, but some indexes, constraints or triggers missing: the error says
- *    so.
- *
- * The temp file is always deleted. Step 2 reads only the archive's table of contents, never a data block (checked
- * with a file holding nothing but the TOC, PostgreSQL 15), and the TOC comes first: so the copy stops as soon as
- * `pg_restore --list` can read a whole TOC from what was written (tried at a few sizes; see {@link TocCopy}).
- * Writing the whole archive cost ~0.6 s per GB of database and as much disk as the dump.
+ * 1. Everything except index and constraint builds — schema, data, and all that guards the data: row-level
+ *    security, policies, triggers, rules, publications, event triggers — goes through restore.ts's atomic
+ *    restore, streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and the checksum.
+ *    A failure or cancel here rolls back and leaves the target unchanged. So a failure later never leaves a table
+ *    that had row-level security readable without it.
+ * 2. After the COMMIT, `pg_restore -L <deferred entries> --clean --if-exists --jobs N --exit-on-error -d <target>`
+ *    from the archive head restore-plan.ts kept (the whole table of contents: this step reads no data block), with
+ *    the credentials in the environment (`--jobs` cannot read a pipe). A failure or cancel here leaves some
+ *    indexes or constraints missing: the error lists them (the entries pg_restore did not report finished) and
+ *    names `pgbackups restore --finish`, which runs this step again (`--clean --if-exists` first drops those that
+ *    were built).
  */
-import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { type Connection, type PipelineContext, toolError } from './context.js';
-import { childEnv } from './libpq-env.js';
-import { type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
+import { type PgProcess, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
+import { describeEntry, type PreparedRestore, type TocEntry } from './restore-plan.js';
 import { levelOfToolLine } from './transfer-log.js';
 
 const PARTIAL =
-  'the target database is only partially restored: its tables and data were committed, but some indexes, ' +
-  'constraints, triggers or other post-data objects may be missing; restore again, or without --parallel';
-
-/** How far the temp file may lag behind pg_restore before the stream waits for it. */
-const COPY_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Sizes at which the copy checks whether it holds a whole TOC; past the last one it keeps everything. */
-export const TOC_CHECKPOINTS: readonly number[] = [64 * 1024, 1024 ** 2, 16 * 1024 ** 2, 128 * 1024 ** 2];
-
-/**
- * Writes a stream to `handle` until the file holds the archive's whole table of contents, then discards the
- * rest. At each checkpoint (bytes written) it asks `hasToc()` — `pg_restore --list` on the file — and stops
- * writing on the first yes. A TOC larger than the last checkpoint (a schema of ~100,000+ objects) keeps the
- * whole archive, as before.
- */
-export class TocCopy extends Writable {
-  private written = 0;
-  private next = 0;
-  private tocBytes: number | undefined;
-
-  constructor(
-    private readonly handle: FileHandle,
-    private readonly hasToc: () => Promise<boolean>,
-    private readonly checkpoints: readonly number[] = TOC_CHECKPOINTS,
-  ) {
-    super({ highWaterMark: COPY_BUFFER_BYTES });
-  }
-
-  /** Bytes kept once a whole TOC was found; undefined while (or if) the whole archive is being kept. */
-  get keptTocBytes(): number | undefined {
-    return this.tocBytes;
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
-    if (this.tocBytes !== undefined) {
-      cb();
-      return;
-    }
-    this.append(chunk).then(() => cb(), cb);
-  }
-
-  private async append(chunk: Buffer): Promise<void> {
-    await this.handle.write(chunk);
-    this.written += chunk.length;
-    const mark = this.checkpoints[this.next];
-    if (mark !== undefined && this.written >= mark) {
-      this.next += 1;
-      if (await this.hasToc()) this.tocBytes = this.written;
-    }
-  }
-}
-
-/** What the first, atomic step restores. */
-export const SCHEMA_AND_DATA: readonly string[] = ['--section=pre-data', '--section=data'];
-
-/** Where the archive is copied: `$PGBACKUPS_TMPDIR`, else the OS temp dir (`$TMPDIR`). */
-export function downloadDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PGBACKUPS_TMPDIR || tmpdir();
-}
+  'the target database is only partially restored: its tables, data, row-level security, policies, triggers and ' +
+  'rules were committed, but some indexes or constraints are missing';
 
 /** The database name to give `pg_restore -d`; host, user and password stay in the environment. */
 export function targetDbName(env: NodeJS.ProcessEnv): string {
   return env.PGDATABASE || env.PGUSER || 'postgres';
 }
 
-/** `pg_restore` arguments of step 2: the post-data section, into `dbname` from `file`, with N jobs. */
-export function parallelRestoreArgs(jobs: number, dbname: string, file: string): string[] {
+/**
+ * `pg_restore` arguments of step 2: the deferred entries (`-L list`), into `dbname` from `file`, with N jobs.
+ * `--clean --if-exists` first drops whichever of them exist, so the step can simply be run again.
+ */
+export function parallelRestoreArgs(jobs: number, dbname: string, file: string, list: string): string[] {
   return [
     '--format=custom',
-    '--section=post-data',
+    '-L',
+    list,
     `--jobs=${jobs}`,
+    '--clean',
+    '--if-exists',
     '--no-owner',
     '--no-privileges',
     '--exit-on-error',
@@ -109,90 +53,103 @@ export function parallelRestoreArgs(jobs: number, dbname: string, file: string):
   ];
 }
 
+/** The deferred entries pg_restore did not report finished, as the error lists them. */
+export function missingItems(deferred: readonly TocEntry[], finished: ReadonlySet<number>): string {
+  const missing = deferred.filter((e) => !finished.has(e.id));
+  const shown = missing.slice(0, 20).map(describeEntry).join(', ');
+  return `${missing.length} of ${deferred.length} missing: ${shown}${missing.length > 20 ? ', …' : ''}`;
+}
+
 /**
  * `restoreAtomically` is restore.ts's atomic restore of this transfer's source (passed in, so this module
- * does not import it back); it gets the sections, the tee into the temp file, and its last log line.
+ * does not import it back): everything but the deferred index and constraint builds, in one transaction.
  */
 export async function parallelRestore(
   ctx: PipelineContext,
   target: Connection,
   jobs: number,
+  prepared: PreparedRestore,
   restoreAtomically: (opts: RestoreOptions) => Promise<RestoreResult>,
 ): Promise<RestoreResult> {
-  const dir = await mkdtemp(join(downloadDir(), 'pgbackups-restore-'));
-  const file = join(dir, 'archive.dump');
+  const deferred = prepared.plan.deferred;
   let postData: PgProcess | undefined;
   let committed = false;
+  const finished = new Set<number>();
   const stop = () => postData?.stop();
   ctx.signal.addEventListener('abort', stop, { once: true });
   try {
-    // 1. Schema and data, atomically, copying the archive to the temp file on the way.
+    // 1. Everything but the deferred builds, atomically.
     ctx.tlog.info(
-      `parallel restore with ${jobs} jobs: schema and data first, in one transaction, ` +
-        'copying the archive to ephemeral storage',
+      `parallel restore with ${jobs} jobs: everything but ${deferred.length} index and constraint builds first, ` +
+        'in one transaction',
     );
-    const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-    const copy = new TocCopy(handle, async () => {
-      const list = await runPgCommand({
-        name: 'pg_restore',
-        program: ctx.program('pg_restore'),
-        args: ['--list', file],
-        env: childEnv({}),
-        secrets: ctx.secrets,
-      });
-      return list.exit.code === 0;
-    });
-    let result: RestoreResult;
-    try {
-      result = await restoreAtomically({
-        pgRestoreArgs: SCHEMA_AND_DATA,
-        tee: { stream: copy, name: 'the archive to ephemeral storage' },
-        committed: 'schema and data restored and committed',
-      });
-    } finally {
-      copy.destroy();
-      await handle.close().catch(() => {});
-    }
+    const result = await restoreAtomically({ committed: 'schema and data restored and committed' });
     committed = true;
+    // What a later finish checks the source against (see finishRestore).
+    await ctx.record({ processedBytes: result.bytes, ...(result.sha256 ? { sha256: result.sha256 } : {}) });
     ctx.signal.throwIfAborted();
-    if (copy.keptTocBytes !== undefined) {
-      ctx.tlog.info(
-        `kept the archive's table of contents (${copy.keptTocBytes} bytes) for the post-data step`,
-      );
+    if (deferred.length === 0) {
+      ctx.tlog.info('restore finished successfully');
+      return result;
     }
-
-    // 2. Indexes, constraints, triggers… with N jobs. With --jobs the leader's last line is only "a worker
-    // process died unexpectedly", and other jobs' verbose lines may follow the real error: keep the first.
-    ctx.tlog.info(`building indexes and constraints with ${jobs} jobs; waiting for pg_restore to complete`);
-    let firstError: string | undefined;
-    postData = startPgProcess({
-      name: 'pg_restore',
-      program: ctx.program('pg_restore'),
-      args: parallelRestoreArgs(jobs, targetDbName(target.env), file),
-      env: target.env,
-      stdout: 'ignore',
-      secrets: ctx.secrets,
-      onStderrLine: (line) => {
-        if (/\berror:/i.test(line) && !/worker process died unexpectedly/.test(line)) firstError ??= line;
-        ctx.tlog.add(levelOfToolLine(line), line);
-      },
+    await runDeferredStep(ctx, target, jobs, prepared, finished, (p) => {
+      postData = p;
     });
-    const exit = await postData.exited;
-    ctx.signal.throwIfAborted();
-    if (exit.code !== 0) {
-      ctx.tlog.error('pg_restore finished with errors');
-      const base = toolError(postData, exit).message;
-      const cause = firstError && !base.includes(firstError) ? ` (${firstError})` : '';
-      throw new Error(`${base}${cause}; ${PARTIAL}`);
-    }
-    ctx.tlog.info('pg_restore finished successfully');
-    ctx.tlog.info('restore finished successfully');
     return result;
   } finally {
     ctx.signal.removeEventListener('abort', stop);
-    if (committed && ctx.signal.aborted) ctx.tlog.warn(`cancelled after the data was committed: ${PARTIAL}`);
+    if (committed && ctx.signal.aborted) {
+      ctx.tlog.warn(
+        `cancelled after the data was committed: ${PARTIAL} (${missingItems(deferred, finished)})`,
+      );
+    }
     // A cancelled restore waits for pg_restore so it is not left writing to the target or reading the file.
     await postData?.exited;
-    await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Step 2: the deferred index and constraint builds with N jobs. With --jobs the leader's last line is only "a
+ * worker process died unexpectedly", and other jobs' verbose lines may follow the real error: keep the first.
+ */
+export async function runDeferredStep(
+  ctx: PipelineContext,
+  target: Connection,
+  jobs: number,
+  prepared: Pick<PreparedRestore, 'file' | 'deferredList' | 'plan'>,
+  finished: Set<number>,
+  started: (p: PgProcess) => void,
+): Promise<void> {
+  const deferred = prepared.plan.deferred;
+  ctx.tlog.info(`building indexes and constraints with ${jobs} jobs; waiting for pg_restore to complete`);
+  let firstError: string | undefined;
+  const postData = startPgProcess({
+    name: 'pg_restore',
+    program: ctx.program('pg_restore'),
+    args: parallelRestoreArgs(jobs, targetDbName(target.env), prepared.file, prepared.deferredList),
+    env: target.env,
+    stdout: 'ignore',
+    secrets: ctx.secrets,
+    onStderrLine: (line) => {
+      const done = /finished item (\d+) /.exec(line);
+      if (done) finished.add(Number(done[1]));
+      if (/\berror:/i.test(line) && !/worker process died unexpectedly/.test(line)) firstError ??= line;
+      ctx.tlog.add(levelOfToolLine(line), line);
+    },
+  });
+  started(postData);
+  const exit = await postData.exited;
+  ctx.signal.throwIfAborted();
+  if (exit.code !== 0) {
+    ctx.tlog.error('pg_restore finished with errors');
+    const base = toolError(postData, exit).message;
+    const cause = firstError && !base.includes(firstError) ? ` (${firstError})` : '';
+    const t = ctx.transfer;
+    throw new Error(
+      `${base}${cause}; ${PARTIAL} (${missingItems(deferred, finished)}). Once the cause is fixed, build them ` +
+        `with: pgbackups restore --finish ${t.id} -a ${t.app}`,
+    );
+  }
+  ctx.tlog.info('pg_restore finished successfully');
+  ctx.tlog.info('restore finished successfully');
 }

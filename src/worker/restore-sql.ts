@@ -172,3 +172,17 @@ export function restorePrelude(opts: {
     '',
   ].join('\n');
 }
+
+/**
+ * A failure to create an extension only a superuser may create names the way through: keep the one an
+ * administrator installed in the target.
+ */
+export function explainRestoreFailure(e: unknown): unknown {
+  if (!(e instanceof Error)) return e;
+  const denied = /permission denied to create extension "([^"]+)"/.exec(e.message);
+  if (!denied) return e;
+  return new Error(
+    `${e.message}. If an administrator installed ${denied[1]} in the target, keep it: pgbackups restore or copy ` +
+      `with --keep-extensions ${denied[1]} (API: keepExtensions)`,
+  );
+}

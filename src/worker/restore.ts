@@ -8,7 +8,8 @@ import { type Connection, inspectServer, type PipelineContext, toolError } from 
 import { childEnv } from './libpq-env.js';
 import { parallelRestore } from './parallel-restore.js';
 import { startPgProcess, startScriptPsql } from './pg-process.js';
-import { restorePrelude } from './restore-sql.js';
+import { type PreparedRestore, prepareRestore } from './restore-plan.js';
+import { explainRestoreFailure, restorePrelude } from './restore-sql.js';
 import { ChildStdinSink, HashCounter, Tee } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
 
@@ -38,6 +39,8 @@ export interface RestoreOptions {
   readonly committed?: string;
   /** Hash the archive (SHA-256). Off for a copy: nothing stored to verify it against, and ~1 s of CPU per GB. */
   readonly hash?: boolean;
+  /** Extensions the wipe keeps (transfer.keepExtensions). */
+  readonly keepExtensions?: readonly string[];
 }
 
 const UNCHANGED = 'the target database was left unchanged';
@@ -57,7 +60,7 @@ async function restoreArchive(
   extensions: readonly string[] | undefined,
   opts: RestoreOptions = {},
 ): Promise<RestoreResult> {
-  const prelude = restorePrelude({ extensions, lockTimeout: ctx.lockWaitTimeout });
+  const prelude = restorePrelude({ extensions, keep: opts.keepExtensions, lockTimeout: ctx.lockWaitTimeout });
   const toolLine = (line: string) => {
     if (!IGNORED_PSQL_LINES.test(line)) ctx.tlog.add(levelOfToolLine(line), line);
   };
@@ -254,15 +257,16 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
       },
     };
   }
-  // --parallel N (N > 1): schema and data through this same atomic restore, then indexes and constraints
-  // with pg_restore --jobs N from a copy of the archive; faster, that part not atomic (parallel-restore.ts).
+  // --parallel N (N > 1): everything but index and constraint builds through this same atomic restore, then
+  // those with pg_restore --jobs N; faster, that part not atomic (parallel-restore.ts).
   const jobs = t.parallel ?? 1;
-  const atomically = (opts?: RestoreOptions) => restoreArchive(ctx, target, source, t.extensions, opts);
-  const result =
+  const result = await planned(ctx, target, source, jobs > 1, (prepared, planned) =>
     jobs > 1
-      ? // stop(): the stream is still unread if the temp file could not be created.
-        await parallelRestore(ctx, target, jobs, atomically).finally(() => source.stop())
-      : await atomically();
+      ? parallelRestore(ctx, target, jobs, prepared, (opts) =>
+          restoreArchive(ctx, target, planned, t.extensions, { ...opts, ...planOptions(prepared) }),
+        )
+      : restoreArchive(ctx, target, planned, t.extensions, planOptions(prepared)),
+  );
   return { processedBytes: result.bytes, sha256: result.sha256 };
 }
 
@@ -299,7 +303,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
     ctx.tlog.error('pg_dump finished with errors');
     return dumpError(ctx, dump, exit).message;
   });
-  const result = await restoreArchive(
+  const result = await planned(
     ctx,
     targetConn,
     {
@@ -313,8 +317,52 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
         return undefined;
       },
     },
-    t.extensions,
-    { hash: false },
+    false,
+    (prepared, source) =>
+      restoreArchive(ctx, targetConn, source, t.extensions, { hash: false, ...planOptions(prepared) }),
   );
   return { ...early, processedBytes: result.bytes };
 }
+
+/**
+ * Reads the archive's table of contents and plans the restore before anything touches the target
+ * (restore-plan.ts), then runs `run` on a source that replays what was read ahead. Explains a failure to create
+ * an extension (restore-sql.ts). The temp files are always removed.
+ */
+async function planned(
+  ctx: PipelineContext,
+  target: Connection,
+  source: ArchiveSource,
+  split: boolean,
+  run: (prepared: PreparedRestore, source: ArchiveSource) => Promise<RestoreResult>,
+): Promise<RestoreResult> {
+  const t = ctx.transfer;
+  let prepared: PreparedRestore | undefined;
+  try {
+    prepared = await prepareRestore(ctx, target, source.stream, {
+      extensions: t.extensions,
+      keep: t.keepExtensions,
+      split,
+    });
+    const replay = prepared.replay;
+    return await run(prepared, {
+      ...source,
+      stream: replay,
+      stop: () => {
+        replay.destroy();
+        source.stop();
+      },
+    });
+  } catch (e) {
+    throw explainRestoreFailure(e);
+  } finally {
+    // The stream is still unread if planning failed.
+    source.stop();
+    await prepared?.cleanup();
+  }
+}
+
+const planOptions = (p: PreparedRestore): RestoreOptions => ({
+  pgRestoreArgs: p.atomicArgs,
+  keepExtensions: p.keep,
+});
