@@ -30,8 +30,13 @@ export async function attachClusterDatabase(
   app: string,
   name: string,
   db: string,
+  /** Connect as this role instead of the `postgres` superuser. */
+  as?: { readonly user: string; readonly password: string },
 ): Promise<void> {
-  const secretRef = await deps.secrets.put(app, name, cluster.url(db));
+  const url = as
+    ? `postgres://${encodeURIComponent(as.user)}:${encodeURIComponent(as.password)}@127.0.0.1:${cluster.port}/${encodeURIComponent(db)}`
+    : cluster.url(db);
+  const secretRef = await deps.secrets.put(app, name, url);
   await deps.catalog.putDatabase({
     app,
     name,
@@ -39,7 +44,7 @@ export async function attachClusterDatabase(
     host: '127.0.0.1',
     port: cluster.port,
     database: db,
-    user: 'postgres',
+    user: as?.user ?? 'postgres',
     createdAt: new Date().toISOString(),
   });
 }
