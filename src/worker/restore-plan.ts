@@ -18,9 +18,12 @@ import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { errorMessage } from '../core/logger.js';
 import type { Connection, PipelineContext } from './context.js';
 import { childEnv } from './libpq-env.js';
 import { reasonFrom, runPgCommand } from './pg-process.js';
+
+const UNCHANGED = 'the target database was left unchanged';
 
 /** One entry of `pg_restore --list --verbose`. */
 export interface TocEntry {
@@ -330,6 +333,10 @@ export async function prepareRestore(
     let head: ArchiveHead;
     try {
       head = await readArchiveHead(ctx, source, handle, file);
+    } catch (e) {
+      ctx.signal.throwIfAborted();
+      ctx.tlog.error("could not read the archive's table of contents");
+      throw new Error(`Reading the archive's table of contents failed: ${errorMessage(e)}; ${UNCHANGED}`);
     } finally {
       await handle.close().catch(() => {});
     }
@@ -347,7 +354,7 @@ export async function prepareRestore(
     const refusal = lockBudgetError(facts, plan.atomic.length);
     if (refusal) {
       ctx.tlog.error('the restore would not fit in the server lock table');
-      throw new Error(`${refusal}; the target database was left unchanged`);
+      throw new Error(`${refusal}; ${UNCHANGED}`);
     }
     ctx.tlog.info(
       `read the archive's table of contents (${head.toc.length} entries, ${head.headBytes} bytes read ahead)` +

@@ -174,15 +174,19 @@ export function restorePrelude(opts: {
 }
 
 /**
- * A failure to create an extension only a superuser may create names the way through: keep the one an
- * administrator installed in the target.
+ * A failure to create (or, in the wipe, to drop) an extension only a superuser may create names the way through:
+ * keep the one an administrator installed in the target.
  */
 export function explainRestoreFailure(e: unknown): unknown {
   if (!(e instanceof Error)) return e;
-  const denied = /permission denied to create extension "([^"]+)"/.exec(e.message);
-  if (!denied) return e;
+  // The dump cannot create it, or the wipe cannot drop the one an administrator installed.
+  const denied = /permission denied to create extension "([^"]+)"|must be owner of extension (\S+)/.exec(
+    e.message,
+  );
+  const name = denied?.[1] ?? denied?.[2];
+  if (!name) return e;
   return new Error(
-    `${e.message}. If an administrator installed ${denied[1]} in the target, keep it: pgbackups restore or copy ` +
-      `with --keep-extensions ${denied[1]} (API: keepExtensions)`,
+    `${e.message}. If an administrator installed ${name} in the target, keep it: pgbackups restore or copy ` +
+      `with --keep-extensions ${name} (API: keepExtensions)`,
   );
 }
