@@ -93,7 +93,10 @@ export function planRestore(
     (opts.skipSchemas ?? []).some((s) => startsWithWords(e.rest, `SCHEMA - ${s}`)) ||
     (opts.keep ?? []).some(
       (x) =>
-        startsWithWords(e.rest, `EXTENSION - ${x}`) || startsWithWords(e.rest, `COMMENT - EXTENSION ${x}`),
+        startsWithWords(e.rest, `EXTENSION - ${x}`) ||
+        // Quoted in dumps made with --quote-all-identifiers, as ours are.
+        startsWithWords(e.rest, `COMMENT - EXTENSION ${x}`) ||
+        startsWithWords(e.rest, `COMMENT - EXTENSION "${x}"`),
     );
   const skipped = toc.filter(skip);
   const kept = toc.filter((e) => !skip(e));

@@ -86,6 +86,7 @@ const WIPE_BODY = `
   -- In a kept extension's schema, every object that is not an extension member nor part of another object.
   FOR r IN SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
             WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = ANY (keptSchemas) AND d.deptype = 'n'
+              AND d.classid <> 'pg_extension'::regclass
               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend x
                                WHERE x.classid = d.classid AND x.objid = d.objid AND x.deptype IN ('e', 'i', 'a'))
   LOOP
@@ -180,7 +181,7 @@ export function restorePrelude(opts: {
 export function explainRestoreFailure(e: unknown): unknown {
   if (!(e instanceof Error)) return e;
   // The dump cannot create it, or the wipe cannot drop the one an administrator installed.
-  const denied = /permission denied to create extension "([^"]+)"|must be owner of extension (\S+)/.exec(
+  const denied = /permission denied to create extension "([^"]+)"|must be owner of extension ([\w-]+)/.exec(
     e.message,
   );
   const name = denied?.[1] ?? denied?.[2];

@@ -269,7 +269,7 @@ describe('as the target database owner, without superuser', () => {
     const done = await run(await restore(backup, 'KEPT_TGT', { keepExtensions: ['postgres_fdw'] }));
     expect(done.status, done.error).toBe('completed');
     expect(messages(done).find((m) => m.startsWith("read the archive's table of contents"))).toMatch(
-      /skipping EXTENSION - postgres_fdw, COMMENT - EXTENSION postgres_fdw$/,
+      /skipping EXTENSION - postgres_fdw, COMMENT - EXTENSION "postgres_fdw"$/,
     );
     expect(await fingerprint(cluster, 'kept_tgt')).toEqual(await fingerprint(cluster, 'kept_src'));
     expect(

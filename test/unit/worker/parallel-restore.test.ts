@@ -28,7 +28,7 @@ const LISTING = `;
 ;	depends on: 2
 3; 3079 16548 EXTENSION - pgcrypto 
 ;	depends on: 9
-3511; 0 0 COMMENT - EXTENSION pgcrypto 
+3511; 0 0 COMMENT - EXTENSION "pgcrypto" 
 ;	depends on: 3
 219; 1255 16395 FUNCTION app trg() postgres
 ;	depends on: 8
@@ -90,6 +90,8 @@ describe('restore plan', () => {
     const plan = planRestore(toc, { skipSchemas: ['ext'], keep: ['hstore'], split: false });
     expect(ids(plan.skipped)).toEqual([9, 2, 3510]);
     expect(ids(plan.atomic)).toContain(3);
+    // The comment's tag is quoted in a dump made with --quote-all-identifiers.
+    expect(ids(planRestore(toc, { keep: ['pgcrypto'], split: false }).skipped)).toEqual([3, 3511]);
   });
 
   it('refuses a transaction larger than the lock table, naming the setting, the value and the alternative', () => {
