@@ -211,6 +211,11 @@ export const openApiDocument = {
                 default: true,
                 description: 'Back up the target (b###, kept 7 days) before overwriting it; false skips it',
               },
+              finish: {
+                type: 'string',
+                description:
+                  'r### of a --parallel restore whose index and constraint builds failed: builds only those again, from the same backup (the other fields are taken from it)',
+              },
             },
           },
           false,

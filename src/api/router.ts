@@ -64,6 +64,7 @@ const bodies = {
       keepExtensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
       parallel: z.number().int().optional(),
       safetyBackup: z.boolean().optional(),
+      finish: z.string().min(1).max(40).optional(),
     })
     .strict(),
   schedule: z.object({ at: z.string().min(1).max(100) }).strict(),

@@ -71,6 +71,11 @@ export interface Transfer {
    * single-transaction restore.
    */
   readonly parallel?: number;
+  /**
+   * A restore that only finishes an earlier `--parallel` restore whose last step failed: it rebuilds that
+   * restore's deferred indexes and constraints, from the same verified backup, and wipes nothing.
+   */
+  readonly finishOf?: { readonly id: string; readonly num: number };
   /** Restores and copies: the safety backup of the target, taken by the same worker before it overwrites it. */
   readonly safetyBackup?: { readonly app: string; readonly num: number; readonly id: string };
   readonly warnings?: number;

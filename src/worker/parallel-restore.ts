@@ -17,10 +17,14 @@
  *    names `pgbackups restore --finish`, which runs this step again (`--clean --if-exists` first drops those that
  *    were built).
  */
+import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type Connection, type PipelineContext, toolError } from './context.js';
 import { type PgProcess, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
-import { describeEntry, type PreparedRestore, type TocEntry } from './restore-plan.js';
+import { describeEntry, type PreparedRestore, prepareRestore, type TocEntry } from './restore-plan.js';
+import { HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
 
 const PARTIAL =
@@ -147,9 +151,56 @@ export async function runDeferredStep(
     const t = ctx.transfer;
     throw new Error(
       `${base}${cause}; ${PARTIAL} (${missingItems(deferred, finished)}). Once the cause is fixed, build them ` +
-        `with: pgbackups restore --finish ${t.id} -a ${t.app}`,
+        `with: pgbackups restore --finish ${t.finishOf?.id ?? t.id} -a ${t.app}`,
     );
   }
   ctx.tlog.info('pg_restore finished successfully');
   ctx.tlog.info('restore finished successfully');
+}
+
+/**
+ * `pgbackups restore --finish r###` (transfer.finishOf): step 2 of that restore again, and nothing else. The
+ * backup is read whole and must hash to what the original restore read, so the indexes and constraints built
+ * are those of the data it committed; only then does `pg_restore --clean --if-exists` drop whichever of them
+ * exist and build them all.
+ */
+export async function finishParallelRestore(
+  ctx: PipelineContext,
+  target: Connection,
+  stream: Readable,
+  expected: { readonly sha256: string; readonly bytes: number },
+): Promise<RestoreResult> {
+  const t = ctx.transfer;
+  const jobs = t.parallel ?? 2;
+  ctx.tlog.info(`finishing ${t.finishOf?.id}: building its indexes and constraints again`);
+  const prepared = await prepareRestore(ctx, target, stream, {
+    extensions: t.extensions,
+    keep: t.keepExtensions,
+    split: true,
+    checkLocks: false,
+  });
+  let postData: PgProcess | undefined;
+  const stop = () => postData?.stop();
+  ctx.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const counter = new HashCounter({ onBytes: ctx.onBytes });
+    const discard = new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(prepared.replay, counter, discard, { signal: ctx.signal });
+    if (counter.bytes !== expected.bytes || counter.sha256 !== expected.sha256) {
+      ctx.tlog.error('checksum mismatch');
+      throw new Error(
+        `Checksum mismatch: the backup is not the one ${t.finishOf?.id} restored (expected sha256 ` +
+          `${expected.sha256}, got ${counter.sha256}); nothing was changed`,
+      );
+    }
+    ctx.tlog.info('checksum verified');
+    await runDeferredStep(ctx, target, jobs, prepared, new Set(), (p) => {
+      postData = p;
+    });
+    return { bytes: counter.bytes, sha256: counter.sha256 };
+  } finally {
+    ctx.signal.removeEventListener('abort', stop);
+    await postData?.exited;
+    await prepared.cleanup();
+  }
 }

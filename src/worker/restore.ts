@@ -6,7 +6,7 @@ import { chooseCompression, dumpError, pgDumpVersion, startDump } from './captur
 import { CommitGate } from './commit-gate.js';
 import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
-import { parallelRestore } from './parallel-restore.js';
+import { finishParallelRestore, parallelRestore } from './parallel-restore.js';
 import { startPgProcess, startScriptPsql } from './pg-process.js';
 import { type PreparedRestore, prepareRestore } from './restore-plan.js';
 import { explainRestoreFailure, restorePrelude } from './restore-sql.js';
@@ -256,6 +256,11 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
         return undefined;
       },
     };
+  }
+  if (t.finishOf && src.type === 'backup') {
+    return finishParallelRestore(ctx, target, source.stream, src)
+      .then((r) => ({ processedBytes: r.bytes, sha256: r.sha256 }))
+      .finally(() => source.stop());
   }
   // --parallel N (N > 1): everything but index and constraint builds through this same atomic restore, then
   // those with pg_restore --jobs N; faster, that part not atomic (parallel-restore.ts).

@@ -144,6 +144,14 @@ const copy = (from: string, to: string) =>
 
 const messages = (t: Transfer) => (t.logs ?? []).map((l) => l.message);
 
+/** Indexes and constraints, by name. */
+const postDataOf = (db: string) =>
+  cluster.psql(
+    db,
+    `SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+     UNION ALL SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace ORDER BY 1`,
+  );
+
 describe('restoring again over an earlier restore', () => {
   let every: Transfer;
 
@@ -192,7 +200,7 @@ describe('restoring again over an earlier restore', () => {
     expect(await fingerprint(cluster, 'again')).toEqual(await fingerprint(cluster, 'every'));
   });
 
-  it('with --parallel, a failed last step leaves row-level security, policies and triggers in place, and lists what is missing', async () => {
+  it('with --parallel, a failed last step leaves row-level security, policies and triggers in place, lists what is missing, and --finish builds it after a restart', async () => {
     await cluster.createDatabase('orphans');
     await cluster.psql(
       'orphans',
@@ -223,6 +231,45 @@ describe('restoring again over an earlier restore', () => {
          SELECT count(*) FROM pg_indexes WHERE indexname IN ('orders_account', 'accounts_pkey', 'orders_pkey')`,
       ),
     ).toBe('t\n1\n1\n3\n');
+    expect(await readdir(downloads)).toEqual([]);
+
+    // The cause fixed in the target, and the server restarted meanwhile: --finish builds only what is missing.
+    await cluster.psql('again', 'DELETE FROM orders WHERE account_id = 4242');
+    await cluster.restart();
+    const key = (orphans.target as { key: string }).key;
+    const finish = await createPendingTransfer(deps, APP, 'restore', () => ({
+      database: 'AGAIN',
+      // As restoreBackup({ finish }) records it: the bytes the failed restore read.
+      source: {
+        type: 'backup',
+        app: APP,
+        id: orphans.id,
+        num: orphans.num,
+        key,
+        sha256: done.sha256!,
+        bytes: done.processedBytes!,
+      },
+      target: { type: 'database', app: APP, database: 'AGAIN' },
+      parallel: 2,
+      finishOf: { id: done.id, num: done.num },
+    }));
+    const finished = await run(finish);
+    expect(finished.status, finished.error).toBe('completed');
+    expect(messages(finished)).toEqual(
+      expect.arrayContaining([
+        `finishing ${done.id}: building its indexes and constraints again`,
+        'checksum verified',
+      ]),
+    );
+    expect(messages(finished).join('\n')).not.toMatch(/wipe|waiting for pg_restore to complete\n.*COMMIT/);
+    expect(
+      await cluster.psql(
+        'again',
+        `SELECT count(*) FROM pg_constraint WHERE conname = 'orders_account_id_fkey';
+         SELECT count(*) FROM accounts; SELECT relrowsecurity FROM pg_class WHERE relname = 'accounts'`,
+      ),
+    ).toBe('1\n1\nt\n');
+    expect(await postDataOf('again')).toEqual(await postDataOf('orphans'));
     expect(await readdir(downloads)).toEqual([]);
   });
 });

@@ -101,7 +101,9 @@ export const restore: Command = {
     'recreate: schemas, extensions, publications, subscriptions, foreign servers, event triggers, casts, large objects)',
     'and restored in one transaction: if anything fails, it is left exactly as it was. Only one restore or copy into',
     'a database runs at a time.',
-    '--parallel N builds indexes and constraints with N pg_restore jobs once the data is committed: faster for many large tables, but a failure then can leave some of them missing.',
+    '--parallel N builds indexes and constraints with N pg_restore jobs once everything else (data, row-level',
+    'security, policies, triggers) is committed: faster for many large tables, but a failure then can leave some',
+    'indexes or constraints missing; --finish RESTORE_ID builds those again.',
   ].join('\n'),
   flags: {
     confirm: confirmFlag,
@@ -112,6 +114,12 @@ export const restore: Command = {
       description: 'comma-separated extensions to pre-install before restoring',
     },
     'keep-extensions': keepExtensionsFlag,
+    finish: {
+      type: 'string',
+      value: 'RESTORE_ID',
+      description:
+        'build again only the indexes and constraints a --parallel restore could not (drops nothing else)',
+    },
     parallel: {
       type: 'string',
       value: 'N',
@@ -124,6 +132,20 @@ export const restore: Command = {
   maxArgs: 2,
   async run(ctx) {
     const interval = waitIntervalMs(ctx.flags);
+    if (typeof ctx.flags.finish === 'string') {
+      const id = ctx.flags.finish;
+      parseTransferId(id);
+      // Not destructive: it only builds what the earlier restore left missing, from the same backup.
+      const started = await action(ctx, `Starting to finish ${id}`, () =>
+        ctx.client.post<TransferJson>(appPath(ctx.app, 'restores'), { finish: id }),
+      );
+      printFollowHints(ctx, started);
+      return followToEnd(ctx, started, {
+        label: 'Finishing',
+        verbose: ctx.flags.verbose === true,
+        intervalMs: interval,
+      });
+    }
     const extensions =
       typeof ctx.flags.extensions === 'string' ? parseExtensionList(ctx.flags.extensions) : undefined;
     const parallel =

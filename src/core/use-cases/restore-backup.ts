@@ -5,7 +5,7 @@ import type { DatabaseAttachment } from '../ports.js';
 import { type Transfer, type TransferSource, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
 import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
-import { requireCompletedBackup } from './transfers.js';
+import { requireCompletedBackup, requireTransfer } from './transfers.js';
 
 // `schema.extension` or `extension`, as Heroku's --extensions takes them.
 const EXTENSION = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_-]{0,62}$/;
@@ -41,9 +41,12 @@ export async function restoreBackup(
     keepExtensions?: unknown;
     parallel?: unknown;
     safetyBackup?: unknown;
+    /** `r###` of a `--parallel` restore whose last step failed: only that step runs again. */
+    finish?: unknown;
   },
 ): Promise<Transfer> {
   const app = parseAppName(input.app);
+  if (input.finish !== undefined) return finishRestore(deps, app, input.finish);
   const extensions = parseExtensions(input.extensions);
   const keep = parseKeepExtensions(input.keepExtensions);
   const parallel = parseParallel(input.parallel);
@@ -159,4 +162,52 @@ async function newRestore(
     ...(parallel > 1 ? { parallel } : {}),
     createdAt: deps.clock.now().toISOString(),
   };
+}
+
+/**
+ * `pgbackups restore --finish r###`: runs again only the last step of a `--parallel` restore that failed after its
+ * atomic step committed (parallel-restore.ts), from the same backup — whose bytes must still hash to what that
+ * restore read — into the same target, with the same options. Nothing is wiped, so no safety backup is taken.
+ */
+async function finishRestore(deps: CoreDeps, app: string, input: unknown): Promise<Transfer> {
+  if (typeof input !== 'string') throw new ValidationError('Invalid finish: give a restore id like r105');
+  const original = await requireTransfer(deps, app, input);
+  const src = original.source;
+  const committed = original.sha256 !== undefined && original.processedBytes !== undefined;
+  if (
+    original.kind !== 'restore' ||
+    (original.parallel ?? 1) < 2 ||
+    original.status !== 'failed' ||
+    !committed ||
+    original.finishOf !== undefined
+  ) {
+    throw new UnprocessableError(
+      `${original.id} cannot be finished: only a --parallel restore whose indexes and constraints failed after its data was committed can (restore again instead)`,
+    );
+  }
+  if (src.type !== 'backup' || original.target.type !== 'database') {
+    throw new UnprocessableError(
+      `${original.id} restored from a URL, which may have changed since: restore it again instead`,
+    );
+  }
+  const target = await requireDatabase(deps, original.target.app, original.target.database);
+  const num = await deps.catalog.nextTransferNum(app);
+  const finish: Transfer = {
+    app,
+    num,
+    id: transferName('restore', 'manual', num),
+    kind: 'restore',
+    type: 'manual',
+    status: 'pending',
+    database: target.name,
+    // The bytes the original restore read and committed; the worker checks the object still matches them.
+    source: { ...src, sha256: original.sha256 ?? src.sha256, bytes: original.processedBytes ?? src.bytes },
+    target: original.target,
+    extensions: original.extensions ?? [],
+    ...(original.keepExtensions ? { keepExtensions: original.keepExtensions } : {}),
+    parallel: original.parallel,
+    finishOf: { id: original.id, num: original.num },
+    createdAt: deps.clock.now().toISOString(),
+  };
+  return launchOverwrite(deps, finish, target, false);
 }

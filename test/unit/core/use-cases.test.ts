@@ -168,6 +168,33 @@ describe('restoreBackup', () => {
     expect((await restoreBackup(deps, { app: 'example-app', backup: 'b001' })).status).toBe('pending');
   });
 
+  it('finishes a --parallel restore that failed after its commit: same backup, bytes it read, nothing wiped', async () => {
+    await captureBackup(deps, { app: 'example-app', type: 'manual' });
+    await completeBackup(1);
+    const r = await restoreBackup(deps, { app: 'example-app', parallel: 4, keepExtensions: ['postgis'] });
+    await expect(restoreBackup(deps, { app: 'example-app', finish: r.id })).rejects.toThrow(
+      /cannot be finished: only a --parallel restore whose indexes and constraints failed/,
+    );
+    await deps.catalog.updateTransfer('example-app', r.num, {
+      status: 'failed',
+      sha256: 'e'.repeat(64),
+      processedBytes: 5,
+    });
+    const f = await restoreBackup(deps, { app: 'example-app', finish: r.id });
+    expect(f).toMatchObject({
+      kind: 'restore',
+      finishOf: { id: r.id, num: r.num },
+      parallel: 4,
+      keepExtensions: ['postgis'],
+      source: { type: 'backup', id: 'b001', sha256: 'e'.repeat(64), bytes: 5 },
+      target: { type: 'database', app: 'example-app', database: 'DATABASE' },
+    });
+    expect(f.safetyBackup).toBeUndefined();
+    await expect(restoreBackup(deps, { app: 'example-app', finish: f.id })).rejects.toThrow(
+      /cannot be finished/,
+    );
+  });
+
   it('records extensions to keep, by name only', async () => {
     await captureBackup(deps, { app: 'example-app', type: 'manual' });
     await completeBackup(1);
