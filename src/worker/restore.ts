@@ -355,6 +355,9 @@ async function planned(
       stream: replay,
       stop: () => {
         replay.destroy();
+        // The replay does not own the source stream: left undrained, a child's stdout would keep its exit
+        // ('close') from ever being reported.
+        source.stream.destroy();
         source.stop();
       },
     });
@@ -362,6 +365,7 @@ async function planned(
     throw explainRestoreFailure(e);
   } finally {
     // The stream is still unread if planning failed.
+    source.stream.destroy();
     source.stop();
     await prepared?.cleanup();
   }
