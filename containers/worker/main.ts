@@ -15,6 +15,7 @@ import { openGuardedUrl } from '../../src/adapters/net/url-guard.js';
 import { parseWorkerEnv } from '../../src/config/worker-env.js';
 import { errorMessage, jsonLogger } from '../../src/core/logger.js';
 import { systemClock } from '../../src/core/ports.js';
+import { parseBinDirs } from '../../src/worker/pg-clients.js';
 import { runTransfer } from '../../src/worker/run-transfer.js';
 
 const log = jsonLogger({ service: 'pgbackups-worker' });
@@ -53,6 +54,7 @@ async function main(): Promise<number> {
     abort.signal,
     {
       progressIntervalMs: env.PGBACKUPS_PROGRESS_INTERVAL_MS,
+      pgBinDirs: parseBinDirs(env.PGBACKUPS_PG_BINDIRS),
       // Restores from a URL go through the SSRF guard again here, at connect time and on every redirect.
       openUrl: (url, signal) => openGuardedUrl(url, { signal }),
     },

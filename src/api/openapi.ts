@@ -241,6 +241,14 @@ export const openApiDocument = {
           backupBytes: { type: ['integer', 'null'] },
           sha256: { type: ['string', 'null'] },
           compression: { type: ['string', 'null'] },
+          archiveFormat: {
+            type: ['string', 'null'],
+            description: 'Backups: the pg_dump custom-format archive version, e.g. 1.16',
+          },
+          oldestPgRestore: {
+            type: ['integer', 'null'],
+            description: 'Backups: the oldest pg_restore major version that can read the archive',
+          },
           safetyBackup: { type: ['object', 'null'], description: 'The backup of the target taken first' },
           warnings: { type: 'integer' },
           error: { type: ['string', 'null'] },

@@ -32,6 +32,8 @@ export function transferView(t: Transfer) {
     compression: t.compression ?? null,
     pgDumpVersion: t.pgDumpVersion ?? null,
     serverVersion: t.serverVersion ?? null,
+    archiveFormat: t.archiveFormat ?? null,
+    oldestPgRestore: t.oldestPgRestore ?? null,
     extensions: t.extensions ?? [],
     parallel: t.parallel ?? 1,
     safetyBackup: t.safetyBackup ? { app: t.safetyBackup.app, id: t.safetyBackup.id } : null,

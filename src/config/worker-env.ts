@@ -15,6 +15,11 @@ export const workerEnvSchema = z.object({
   PGBACKUPS_SECRETS_DIR: z.string().min(1).optional(),
   PGBACKUPS_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).optional(),
   PGBACKUPS_PART_SIZE_MB: z.coerce.number().int().min(5).max(5120).optional(),
+  /**
+   * `:`-separated directories of PostgreSQL clients (pg_dump, pg_restore, psql), one major each. Unset: every
+   * /usr/lib/postgresql/<major>/bin (the image's 15–18), else the pg_dump on PATH (src/worker/pg-clients.ts).
+   */
+  PGBACKUPS_PG_BINDIRS: z.string().min(1).optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
 });
 

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type Connection, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
+import type { PgClient } from './pg-clients.js';
 import { type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
 import { levelOfToolLine } from './transfer-log.js';
@@ -110,12 +111,14 @@ export function parallelRestoreArgs(jobs: number, dbname: string, file: string):
 }
 
 /**
+ * `client` is the one restore.ts chose for this archive and target (src/core/pg-compat.ts).
  * `restoreAtomically` is restore.ts's atomic restore of this transfer's source (passed in, so this module
  * does not import it back); it gets the sections, the tee into the temp file, and its last log line.
  */
 export async function parallelRestore(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   jobs: number,
   restoreAtomically: (opts: RestoreOptions) => Promise<RestoreResult>,
 ): Promise<RestoreResult> {
@@ -135,7 +138,7 @@ export async function parallelRestore(
     const copy = new TocCopy(handle, async () => {
       const list = await runPgCommand({
         name: 'pg_restore',
-        program: ctx.program('pg_restore'),
+        program: client.path('pg_restore'),
         args: ['--list', file],
         env: childEnv({}),
         secrets: ctx.secrets,
@@ -167,7 +170,7 @@ export async function parallelRestore(
     let firstError: string | undefined;
     postData = startPgProcess({
       name: 'pg_restore',
-      program: ctx.program('pg_restore'),
+      program: client.path('pg_restore'),
       args: parallelRestoreArgs(jobs, targetDbName(target.env), file),
       env: target.env,
       stdout: 'ignore',

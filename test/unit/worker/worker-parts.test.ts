@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES } from '../../../src/core/transfer.js';
-import { chooseCompression, parsePgDumpVersion } from '../../../src/worker/capture.js';
+import { chooseCompression } from '../../../src/worker/capture.js';
 import { childEnv, libpqEnv, secretsOf } from '../../../src/worker/libpq-env.js';
+import { parseClientVersion as parsePgDumpVersion } from '../../../src/worker/pg-clients.js';
 import { redact } from '../../../src/worker/redact.js';
 import { parseExtensions, restorePrelude } from '../../../src/worker/restore-sql.js';
 import { levelOfToolLine, TransferLog } from '../../../src/worker/transfer-log.js';

@@ -1,0 +1,95 @@
+/**
+ * The clients the worker image ships, against the server majors users run (docs/compatibility.md): the
+ * production-critical cells of `npm run test:pg-matrix`, inside `npm test`. Servers 13, 15, 17 and 18 as sources
+ * and targets; the worker chooses among the clients installed here exactly as it does among the image's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Transfer } from '../../src/core/transfer.js';
+import { startVersionLab, type VersionLab } from '../helpers/pg-versions.js';
+
+const MAJORS = [13, 15, 17, 18];
+let lab: VersionLab;
+const backups = new Map<number, Transfer>();
+
+beforeAll(async () => {
+  lab = await startVersionLab(MAJORS);
+  for (const m of MAJORS) backups.set(m, await lab.capture(m));
+}, 300_000);
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+const backup = (m: number) => backups.get(m) as Transfer;
+
+describe.each(MAJORS)('PostgreSQL %i', (m) => {
+  const client = Math.max(15, m);
+  const format = client >= 17 ? '1.16' : '1.14';
+
+  it(`captures with the ${client} client and records the archive format`, () => {
+    expect(backup(m), backup(m).error).toMatchObject({
+      status: 'completed',
+      serverVersion: expect.stringMatching(new RegExp(`^${m}\\.`)),
+      pgDumpVersion: expect.stringMatching(new RegExp(`^${client}\\.`)),
+      compression: client >= 16 ? 'zstd:1' : 'gzip:1',
+      archiveFormat: format,
+      oldestPgRestore: client >= 17 ? 17 : 12,
+    });
+  });
+
+  it('restores atomically into the same major, identical to the source', async () => {
+    const { transfer, db } = await lab.restore(backup(m), m);
+    expect(transfer.status, transfer.error).toBe('completed');
+    const [source, target] = await lab.compare(m, m, db);
+    expect(target).toEqual(source);
+  });
+
+  it('restores with --parallel 2 into the same major, identical to the source', async () => {
+    const { transfer, db } = await lab.restore(backup(m), m, { parallel: 2 });
+    expect(transfer.status, transfer.error).toBe('completed');
+    const [source, target] = await lab.compare(m, m, db);
+    expect(target).toEqual(source);
+  });
+
+  it('copies into the same major, identical to the source', async () => {
+    const { transfer, db } = await lab.copy(m, m);
+    expect(transfer.status, transfer.error).toBe('completed');
+    const [source, target] = await lab.compare(m, m, db);
+    expect(target).toEqual(source);
+  });
+
+  it(`a download restores with the source's own pg_restore ${m}`, async () => {
+    const db = await lab.readBack(backup(m), m, m);
+    const [source, target] = await lab.compare(m, m, db);
+    expect(target).toEqual(source);
+  });
+});
+
+describe('across majors', () => {
+  it.each([
+    [13, 18],
+    [15, 17],
+    [17, 18],
+  ])('restores and copies %i → %i, identical to the source', async (s, t) => {
+    for (const outcome of [await lab.restore(backup(s), t), await lab.copy(s, t)]) {
+      expect(outcome.transfer.status, outcome.transfer.error).toBe('completed');
+      const [source, target] = await lab.compare(s, t, outcome.db);
+      expect(target).toEqual(source);
+    }
+  });
+
+  it.each([
+    [18, 15],
+    [17, 13],
+  ])('refuses %i → %i before touching the target, naming both versions', async (s, t) => {
+    const target = await lab.freshTarget(t);
+    const before = await lab.fingerprintOf(t, target.db);
+    for (const outcome of [await lab.restore(backup(s), t, { target }), await lab.copy(s, t, target)]) {
+      expect(outcome.transfer.status).toBe('failed');
+      expect(outcome.transfer.error).toMatch(
+        new RegExp(`PostgreSQL ${s} database and the target runs PostgreSQL ${t}.*left unchanged`),
+      );
+      expect(await lab.fingerprintOf(t, target.db)).toEqual(before);
+    }
+  });
+});
