@@ -3,9 +3,16 @@
  * production-critical cells of `npm run test:pg-matrix`, inside `npm test`. Servers 13, 15, 17 and 18 as sources
  * and targets; the worker chooses among the clients installed here exactly as it does among the image's.
  */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Transfer } from '../../src/core/transfer.js';
+import { discoverPgClients } from '../../src/worker/pg-clients.js';
+import { runTransfer } from '../../src/worker/run-transfer.js';
+import { exactClientBinDir } from '../helpers/pg-toolchain.js';
 import { startVersionLab, type VersionLab } from '../helpers/pg-versions.js';
+import { createPendingTransfer } from '../helpers/worker-deps.js';
 
 const MAJORS = [13, 15, 17, 18];
 let lab: VersionLab;
@@ -90,6 +97,50 @@ describe('across majors', () => {
         new RegExp(`PostgreSQL ${s} database and the target runs PostgreSQL ${t}.*left unchanged`),
       );
       expect(await lab.fingerprintOf(t, target.db)).toEqual(before);
+    }
+  });
+});
+
+describe('a pg_restore that writes no \\restrict line (CVE-2025-8714)', () => {
+  it('is refused before psql runs anything from the archive; the target is unchanged', async () => {
+    // A 15 client whose pg_restore drops the \restrict line, as builds before 15.14 never wrote it.
+    const real = exactClientBinDir(15) as string;
+    const dir = join(await mkdtemp(join(tmpdir(), 'pgbackups-norestrict-')), '15', 'bin');
+    await mkdir(dir, { recursive: true });
+    for (const p of ['pg_dump', 'psql']) {
+      await writeFile(join(dir, p), `#!/bin/sh\nexec '${join(real, p)}' "$@"\n`);
+      await chmod(join(dir, p), 0o755);
+    }
+    await writeFile(
+      join(dir, 'pg_restore'),
+      `#!/bin/sh\n'${join(real, 'pg_restore')}' "$@" | sed '/^\\\\restrict /d'\n`,
+    );
+    await chmod(join(dir, 'pg_restore'), 0o755);
+    try {
+      const target = await lab.freshTarget(15);
+      const before = await lab.fingerprintOf(15, target.db);
+      const b = backup(15);
+      const t = await createPendingTransfer(lab.deps, 'versions', 'restore', () => ({
+        database: target.name,
+        source: {
+          type: 'backup',
+          app: 'versions',
+          id: b.id,
+          num: b.num,
+          key: (b.target as { key: string }).key,
+          sha256: b.sha256 as string,
+          bytes: b.backupBytes as number,
+        },
+        target: { type: 'database', app: 'versions', database: target.name },
+      }));
+      const clients = await discoverPgClients([dir]);
+      await runTransfer(lab.deps, t, new AbortController().signal, { progressIntervalMs: 200, clients });
+      const done = await lab.deps.catalog.getTransfer('versions', t.num);
+      expect(done?.status).toBe('failed');
+      expect(done?.error).toMatch(/does not start with a \\restrict line.*CVE-2025-8714.*left unchanged/);
+      expect(await lab.fingerprintOf(15, target.db)).toEqual(before);
+    } finally {
+      await rm(join(dir, '..', '..'), { recursive: true, force: true });
     }
   });
 });
