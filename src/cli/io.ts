@@ -2,6 +2,7 @@
  * Everything the CLI touches outside itself, behind one interface: real process streams in `main.ts`, strings
  * and a fake fetch in unit tests.
  */
+import { execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { FetchFn } from './client.js';
 
@@ -27,6 +28,8 @@ export interface Io {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. */
   onInterrupt(handler: () => void): () => void;
+  /** `pg_restore --version` of the pg_restore on PATH, or undefined when there is none. */
+  localPgRestoreVersion(): Promise<string | undefined>;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -85,5 +88,11 @@ export function processIo(): Io {
       process.on('SIGINT', handler);
       return () => process.off('SIGINT', handler);
     },
+    localPgRestoreVersion: () =>
+      new Promise((resolve) => {
+        execFile('pg_restore', ['--version'], { timeout: 5000 }, (error, stdout) =>
+          resolve(error ? undefined : stdout.trim()),
+        );
+      }),
   };
 }

@@ -5,6 +5,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { MAX_HEADER_BYTES, parseArchiveHeader } from '../../core/archive-header.js';
+import { majorOf, oldestPgRestoreFor } from '../../core/pg-compat.js';
 import { appPath } from '../client.js';
 import {
   action,
@@ -42,6 +44,39 @@ export function progressBar(done: number, total: number, elapsedMs: number, widt
   return `|${'█'.repeat(filled)}${'░'.repeat(width - filled)}| ${Math.floor(ratio * 100)}% | ETA: ${eta}s | ${formatBytes(done)}/${formatBytes(total)}`;
 }
 
+/** `format 1.16 (pg_dump 18.1); restore with pg_restore 17 or newer` */
+export function archiveWords(format: string, oldest: number | null | undefined, pgDump?: string): string {
+  const by = pgDump ? ` (pg_dump ${pgDump.split(' ')[0]})` : '';
+  return `format ${format}${by}; restore with pg_restore ${oldest ?? oldestPgRestoreFor(format) ?? '?'} or newer`;
+}
+
+/**
+ * Says which pg_restore reads the file, from its own header, and warns when the one on PATH is older: a Heroku
+ * user restores a download with the local tools of their server's major.
+ */
+async function adviseRestore(ctx: Context, backup: TransferJson, head: Buffer): Promise<void> {
+  let format = backup.archiveFormat ?? undefined;
+  let pgDump = backup.pgDumpVersion ?? undefined;
+  try {
+    const header = parseArchiveHeader(head);
+    format = header?.format ?? format;
+    pgDump = header?.pgDumpVersion ?? pgDump;
+  } catch {
+    // Not a custom-format archive: nothing to advise beyond what the backup recorded.
+  }
+  if (!format) return;
+  const needed = oldestPgRestoreFor(format) ?? backup.oldestPgRestore ?? undefined;
+  err(ctx, `Archive ${archiveWords(format, needed, pgDump)}`);
+  const local = await ctx.io.localPgRestoreVersion();
+  const localMajor = majorOf(/\(PostgreSQL\)\s+(\S+)/.exec(local ?? '')?.[1]);
+  if (needed !== undefined && localMajor !== undefined && localMajor < needed) {
+    warn(
+      ctx,
+      `The pg_restore on your PATH is ${localMajor} (${local}), too old to read this file: it needs pg_restore ${needed} or newer (postgresql-client-${needed})`,
+    );
+  }
+}
+
 /**
  * Streams the dump to a temporary file beside the destination, hashing as it goes; only a complete download whose
  * SHA-256 matches the recorded one is moved to the final name. Returns the bytes written and their hash.
@@ -52,7 +87,7 @@ async function fetchToFile(
   url: string,
   tmp: string,
   label: string,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<{ bytes: number; sha256: string; head: Buffer }> {
   const res = await ctx.io.fetch(url, { method: 'GET' });
   if (!res.ok || !res.body) {
     const detail = res.body ? (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim() : '';
@@ -66,9 +101,11 @@ async function fetchToFile(
   const tty = ctx.io.stderr.isTTY;
   let bytes = 0;
   let lastDraw = 0;
+  const head: Buffer[] = [];
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      if (bytes < MAX_HEADER_BYTES) head.push(chunk.subarray(0, MAX_HEADER_BYTES - bytes));
       bytes += chunk.length;
       const now = ctx.io.now().getTime();
       if (tty && now - lastDraw > 100) {
@@ -84,7 +121,7 @@ async function fetchToFile(
     createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
   );
   if (tty) ctx.io.stderr.write(`\r\x1b[K`);
-  return { bytes, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
 }
 
 export const download: Command = {
@@ -162,6 +199,7 @@ export const download: Command = {
       err(ctx, `Downloaded ${backup.id} to ${shown} (${formatBytes(got.bytes)}${verified})`);
       if (!backup.sha256)
         warn(ctx, `${backup.id} has no recorded SHA-256, so the download could not be verified`);
+      await adviseRestore(ctx, backup, got.head);
     } catch (e) {
       if (lineOpen) ctx.io.stderr.write('!\n');
       await removeTmp();

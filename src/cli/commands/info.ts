@@ -15,6 +15,7 @@ import {
   logLine,
 } from '../format.js';
 import type { TransferJson } from '../types.js';
+import { archiveWords } from './download.js';
 
 const TYPE_WORDS: Record<string, string> = { manual: 'Manual', scheduled: 'Scheduled', safety: 'Safety' };
 
@@ -38,6 +39,7 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
       isFinished(t) && t.sourceBytes ? ` (${compressionPercent(t.sourceBytes, size)}% compression)` : '';
     pairs.push(['Backup Size', `${formatBytes(size)}${compression}`]);
     if (t.sha256) pairs.push(['SHA-256', t.sha256]);
+    if (t.archiveFormat) pairs.push(['Archive', archiveWords(t.archiveFormat, t.oldestPgRestore)]);
   } else if (t.processedBytes) {
     pairs.push(['Processed', formatBytes(t.processedBytes)]);
   }

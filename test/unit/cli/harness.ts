@@ -85,6 +85,8 @@ export interface RunOptions {
   readonly cwd?: string;
   /** Press Ctrl-C as soon as the command starts listening for it. */
   readonly interrupt?: boolean;
+  /** What `pg_restore --version` on PATH prints; undefined: there is none. */
+  readonly pgRestoreVersion?: string;
 }
 
 export interface RunResult {
@@ -126,6 +128,7 @@ export async function run(api: FakeApi, argv: string[], opts: RunOptions = {}): 
       if (opts.interrupt) handler();
       return () => {};
     },
+    localPgRestoreVersion: async () => opts.pgRestoreVersion,
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };
