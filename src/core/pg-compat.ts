@@ -8,10 +8,13 @@
  * - pg_restore 17+ writes `SET transaction_timeout = 0;` into every script, which servers before 17 reject;
  * - clients 13.22, 14.19, 15.14, 16.10, 17.6 and 18.0 are the first to write `\restrict` (CVE-2025-8714).
  *
+ * - pg_dump 15+ writes the `public` schema of a 13 or 14 server as an entry that pg_restore 13 and 14 execute as
+ *   `CREATE SCHEMA public` (and fail on): only a client of the server's own major writes what its pg_restore reads
+ *   cleanly.
+ *
  * The rule:
- * - dump with the oldest installed client that is at least max(15, the server's major): in the image (clients
- *   15–18) that is the server's own major for 15–18 and 15 for 13–14. A download then restores with the
- *   pg_restore of its source server's major (15's format 1.14 is read by 12 and newer);
+ * - dump with the oldest installed client that is at least the server's major: in the image (clients 13–18) the
+ *   server's own major, so a download restores with the pg_restore of its source server's major;
  * - restore with the client that wrote the archive (the same rule applied to the archive's pg_dump major): its
  *   SQL was written for the source server, which is never newer than the target;
  * - refuse, before the target is touched, a target older than the source (PostgreSQL does not support
@@ -23,10 +26,13 @@ export const OLDEST_SERVER = 13;
 export const NEWEST_SERVER = 18;
 
 /** The client majors the worker image carries (containers/worker/Dockerfile installs exactly these). */
-export const IMAGE_CLIENTS: readonly number[] = [15, 16, 17, 18];
+export const IMAGE_CLIENTS: readonly number[] = [13, 14, 15, 16, 17, 18];
 
-/** The oldest client pgbackups runs: it dumps 13 and 14 servers too, and its output loads into them. */
-export const OLDEST_CLIENT = 15;
+/**
+ * The newest client whose scripts load into older servers too (13 and 14; shown by npm run test:pg-matrix): a
+ * foreign archive it wrote may go into an older target. Newer ones may not (17+ sets transaction_timeout).
+ */
+export const DOWNWARD_SAFE_CLIENT = 15;
 
 /** First release of each client major that writes and honours `\restrict` (the fix for CVE-2025-8714). */
 export const RESTRICT_FIXED: Readonly<Record<number, string>> = {
@@ -99,7 +105,7 @@ export function assertRestrictFix(program: string, client: ClientVersion): Clien
   if (fixed === undefined || compareVersions(client.version, fixed) < 0) {
     throw new IncompatibleVersionsError(
       `${program} ${client.version} is too old: pgbackups runs only PostgreSQL clients with the CVE-2025-8714 fix ` +
-        `(${fixed ? `${fixed} or newer for ${client.major}` : `a major from ${OLDEST_CLIENT} to ${NEWEST_SERVER}`}); ` +
+        `(${fixed ? `${fixed} or newer for ${client.major}` : `a major from ${OLDEST_SERVER} to ${NEWEST_SERVER}`}); ` +
         'install a current minor release',
     );
   }
@@ -128,7 +134,7 @@ function pick(installed: readonly number[], want: number, why: string): number {
 /** The client major that dumps a server of `serverMajor`. */
 export function dumpClientFor(serverMajor: number, installed: readonly number[]): number {
   assertSupportedServer(serverMajor, 'source');
-  return pick(installed, Math.max(OLDEST_CLIENT, serverMajor), `dump a PostgreSQL ${serverMajor} server`);
+  return pick(installed, serverMajor, `dump a PostgreSQL ${serverMajor} server`);
 }
 
 /** What a restore knows of its archive (from its header, see archive-header.ts). */
@@ -169,15 +175,15 @@ export function restoreClientFor(
   const writer = archive.dumpMajor ?? readsFormat;
   const client = pick(
     installed,
-    Math.max(OLDEST_CLIENT, writer, readsFormat),
+    Math.max(OLDEST_SERVER, writer, readsFormat),
     `read an archive of format ${archive.format}`,
   );
   // pg_restore's own session settings must be ones the target knows (17+ adds transaction_timeout).
-  if (client > targetMajor && client > OLDEST_CLIENT) {
+  if (client > targetMajor && client > DOWNWARD_SAFE_CLIENT) {
     throw new IncompatibleVersionsError(
       `This archive was written by pg_dump ${writer} (format ${archive.format}), which only pg_restore ${client} ` +
         `or newer reads, and its SQL is rejected by the target's PostgreSQL ${targetMajor}. Restore it into a ` +
-        `PostgreSQL ${client} or newer database, or dump the source again with pg_dump ${Math.max(OLDEST_CLIENT, targetMajor)}`,
+        `PostgreSQL ${client} or newer database, or dump the source again with pg_dump ${targetMajor}`,
     );
   }
   return client;

@@ -53,12 +53,12 @@ export function exactClientBinDir(major: number): string | undefined {
 }
 
 /**
- * The worker's clients for a test: the majors given (each must be installed), or every installed client the
- * worker would run (15 and newer: the image carries 15–18).
+ * The worker's clients for a test: the majors given (each must be installed), or every installed client (the
+ * image carries 13–18).
  */
 export async function workerClients(majors?: readonly number[]): Promise<PgClients> {
   const all = clientBinDirs();
-  const chosen = (majors ?? [...all.keys()].filter((m) => m >= 15)).map((m) => {
+  const chosen = (majors ?? [...all.keys()]).map((m) => {
     const dir = all.get(m);
     if (!dir) throw new Error(`No PostgreSQL ${m} client installed: run bash .ci/pg-toolchain.sh`);
     return dir;

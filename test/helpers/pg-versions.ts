@@ -70,6 +70,16 @@ export interface Outcome {
 
 let seq = 0;
 
+/**
+ * A restore recreates `public` (the wipe drops every schema). On 13 and 14 that new schema has no initial
+ * privileges (pg_init_privs, written only by initdb), so pg_dump 13 prints the same rights it grants as an explicit
+ * `GRANT ALL ON SCHEMA public TO PUBLIC`. The rights are identical; only that line is set aside, and only there.
+ */
+function withoutRecreatedPublicGrant(f: DbFingerprint, major: number): DbFingerprint {
+  if (major > 14) return f;
+  return { ...f, schema: f.schema.replace(/\nGRANT ALL ON SCHEMA public TO PUBLIC;(?=\n|$)/, '') };
+}
+
 export async function startVersionLab(
   majors: readonly number[],
   clientMajors?: number[],
@@ -183,7 +193,7 @@ export async function startVersionLab(
       return { transfer: await runIt(t), db };
     },
     compare: async (sourceMajor, targetMajor, db) => {
-      const target = await fingerprint(cluster(targetMajor), db);
+      const target = withoutRecreatedPublicGrant(await fingerprint(cluster(targetMajor), db), targetMajor);
       if (sourceMajor === targetMajor) return [await fingerprint(cluster(sourceMajor), 'source'), target];
       const source = await fingerprint(cluster(sourceMajor), 'source', cluster(targetMajor).clientBinDir);
       const reference = await fingerprint(cluster(targetMajor), await rawReference(sourceMajor, targetMajor));
