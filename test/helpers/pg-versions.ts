@@ -71,13 +71,16 @@ export interface Outcome {
 let seq = 0;
 
 /**
- * A restore recreates `public` (the wipe drops every schema). On 13 and 14 that new schema has no initial
- * privileges (pg_init_privs, written only by initdb), so pg_dump 13 prints the same rights it grants as an explicit
- * `GRANT ALL ON SCHEMA public TO PUBLIC`. The rights are identical; only that line is set aside, and only there.
+ * A restore recreates `public` (the wipe drops every schema). On 13 and 14 that new schema gets the same rights as
+ * before but no initial-privileges record (pg_init_privs, written only by initdb), and pg_dump prints a schema's
+ * privileges relative to that record: the same rights come out as other GRANT/REVOKE lines. There the lines are
+ * set aside and the rights themselves (pg_namespace.nspacl) compared instead.
  */
-function withoutRecreatedPublicGrant(f: DbFingerprint, major: number): DbFingerprint {
-  if (major > 14) return f;
-  return { ...f, schema: f.schema.replace(/\nGRANT ALL ON SCHEMA public TO PUBLIC;(?=\n|$)/, '') };
+async function comparablePublicAcl(c: PgCluster, db: string, f: DbFingerprint): Promise<DbFingerprint> {
+  if (c.major > 14) return f;
+  const acl = await c.psql(db, "SELECT nspacl FROM pg_namespace WHERE nspname = 'public'");
+  const schema = f.schema.replace(/\n(GRANT|REVOKE) [A-Z ]+ ON SCHEMA public (TO|FROM) PUBLIC;(?=\n|$)/g, '');
+  return { ...f, schema, publicSchemaAcl: acl.trim() } as DbFingerprint;
 }
 
 export async function startVersionLab(
@@ -193,11 +196,23 @@ export async function startVersionLab(
       return { transfer: await runIt(t), db };
     },
     compare: async (sourceMajor, targetMajor, db) => {
-      const target = withoutRecreatedPublicGrant(await fingerprint(cluster(targetMajor), db), targetMajor);
-      if (sourceMajor === targetMajor) return [await fingerprint(cluster(sourceMajor), 'source'), target];
-      const source = await fingerprint(cluster(sourceMajor), 'source', cluster(targetMajor).clientBinDir);
-      const reference = await fingerprint(cluster(targetMajor), await rawReference(sourceMajor, targetMajor));
-      return [{ ...source, schema: reference.schema }, target];
+      const to = cluster(targetMajor);
+      const target = await comparablePublicAcl(to, db, await fingerprint(to, db));
+      if (sourceMajor === targetMajor) {
+        return [await comparablePublicAcl(to, 'source', await fingerprint(to, 'source')), target];
+      }
+      const source = await fingerprint(cluster(sourceMajor), 'source', to.clientBinDir);
+      const refDb = await rawReference(sourceMajor, targetMajor);
+      const reference = await comparablePublicAcl(to, refDb, await fingerprint(to, refDb));
+      return [
+        {
+          ...reference,
+          tables: source.tables,
+          sequences: source.sequences,
+          largeObjects: source.largeObjects,
+        },
+        target,
+      ];
     },
     fingerprintOf: (major, db) => fingerprint(cluster(major), db),
     readBack: async (backup, clientMajor, serverMajor) => {
