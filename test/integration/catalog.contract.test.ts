@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Catalog } from '../../src/core/ports.js';
 import { logLineBytes, MAX_LOG_ITEM_BYTES } from '../../src/core/log-item.js';
+import type { Catalog } from '../../src/core/ports.js';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES, type Transfer } from '../../src/core/transfer.js';
 import { MemoryCatalog } from '../fakes/memory-catalog.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
