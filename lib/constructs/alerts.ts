@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { denyGrantsExceptForAwsServices } from '../nag.js';
 
 /** Source of the events pgbackups puts on the default event bus. */
 export const ALERT_EVENT_SOURCE = 'pgbackups';
@@ -42,6 +43,7 @@ export class Alerts extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    this.key.addToResourcePolicy(denyGrantsExceptForAwsServices());
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',

@@ -5,6 +5,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 
 /** What every pgbackups function has in common; the factory decides how its code is built. */
 export interface AppFunctionProps {
@@ -52,6 +53,7 @@ function commonParts(scope: Construct, id: string, props: AppFunctionProps) {
     retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     removalPolicy: RemovalPolicy.DESTROY,
   });
+  acknowledgeLogGroup(logGroup);
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: `Execution role of ${props.description}`,
@@ -80,6 +82,10 @@ function commonParts(scope: Construct, id: string, props: AppFunctionProps) {
 }
 
 function acknowledgeRuntime<F extends lambda.Function>(fn: F): F {
+  acknowledgeGuard(fn, {
+    lambda_inside_vpc_check:
+      'The functions call only AWS APIs (DynamoDB, S3, ECS, Scheduler, SNS, Secrets Manager) over TLS with IAM; in a VPC they would need a NAT gateway or interface endpoints (docs/deploy.md prices them) and gain nothing',
+  });
   Validations.of(fn).acknowledge({
     id: 'AwsSolutions-L1',
     reason:

@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BUCKET_LIFECYCLE } from '../../src/core/retention.js';
-import { acknowledgeWildcardResource } from '../nag.js';
+import { acknowledgeGuard, acknowledgeWildcardResource, denyGrantsExceptForAwsServices } from '../nag.js';
 
 /** Object-level actions a role may be granted on the dumps; bucket-level rights are granted separately. */
 export type BackupObjectAction =
@@ -80,6 +80,7 @@ export class BackupsBucket extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
+    key.addToResourcePolicy(denyGrantsExceptForAwsServices());
     this.key = key;
 
     if (props.accessLogs ?? true) {
@@ -95,6 +96,17 @@ export class BackupsBucket extends Construct {
       Validations.of(this.accessLogsBucket).acknowledge({
         id: 'AwsSolutions-S1',
         reason: 'This is the access-log bucket of the backups bucket; logging it into itself would loop.',
+      });
+      acknowledgeGuard(this.accessLogsBucket, {
+        s3_bucket_logging_enabled_check:
+          'This is the access-log bucket of the backups bucket; logging it into itself would loop',
+        s3_bucket_default_encryption_kms_check:
+          'S3 server access log delivery cannot write to an SSE-KMS bucket; SSE-S3 encrypts it at rest',
+        s3_bucket_versioning_enabled_check:
+          'Access logs are written once by S3 and expire by lifecycle; versions would only keep expired logs',
+        s3_event_notifications_enabled_check: 'Nothing reacts to access-log objects',
+        s3_bucket_object_lock_enabled_check:
+          'Logs expire by lifecycle; object lock would keep them past it (and cannot be undone)',
       });
     }
 
@@ -126,6 +138,12 @@ export class BackupsBucket extends Construct {
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+    });
+    acknowledgeGuard(this.bucket, {
+      s3_event_notifications_enabled_check:
+        'Dumps are written and deleted by pgbackups itself, which records each in the catalog; no event consumer exists',
+      s3_bucket_object_lock_enabled_check:
+        'Retention deletes dumps on schedule (src/core/retention.ts) and users delete backups on request; object lock would forbid both. Versioning keeps a deleted dump 7 days',
     });
   }
 

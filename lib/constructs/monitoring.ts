@@ -12,6 +12,7 @@ import {
   METRIC_WORKERS_STOPPED_ABNORMALLY,
   METRICS_NAMESPACE,
 } from '../../src/core/metrics.js';
+import { acknowledgeGuard } from '../nag.js';
 
 /** Props of {@link DeadLetters}. */
 export interface DeadLettersProps {
@@ -36,6 +37,10 @@ export class DeadLetters extends Construct {
       // SQS-managed keys: EventBridge, Scheduler and Lambda can send without a key policy of ours.
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+    });
+    acknowledgeGuard(this.queue, {
+      sqs_dlq_check:
+        'This queue is the dead-letter queue; its messages are kept 14 days for an operator to read',
     });
   }
 }
