@@ -283,9 +283,15 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     expect(backup?.id).toBe('b001');
     expect([...seen].sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect(stub.calls.filter((c) => c.startsWith('unexpected'))).toEqual([]);
-    expect(stub.calls).toEqual(
-      expect.arrayContaining(['CreateSecret', 'RunTask', 'PUT schedule', 'DELETE schedule']),
-    );
+    // What the API asked of the services without an emulator, in order.
+    expect(stub.calls).toEqual([
+      'CreateSecret',
+      'RunTask',
+      'POST schedule',
+      'DELETE schedule',
+      'StopTask',
+      'DeleteSecret',
+    ]);
   });
 
   it('runs the scheduled capture with the input the Scheduler adapter writes', async () => {
