@@ -6,8 +6,9 @@ import { Alerts } from './constructs/alerts.js';
 import { Api } from './constructs/api.js';
 import { bundledFunctions, type FunctionFactory } from './constructs/app-function.js';
 import { BackupsBucket, type BackupsBucketProps } from './constructs/backups-bucket.js';
-import { CatalogTable } from './constructs/catalog-table.js';
+import { CatalogTable, type CatalogTableProps } from './constructs/catalog-table.js';
 import { ConnectionSecrets } from './constructs/connection-secrets.js';
+import { DeadLetters, Monitoring } from './constructs/monitoring.js';
 import { Network, type NetworkProps } from './constructs/network.js';
 import { Retention } from './constructs/retention.js';
 import {
@@ -49,10 +50,15 @@ export interface PgBackupsStackProps extends StackProps {
     'cpu' | 'memoryMiB' | 'ephemeralStorageGiB' | 'logRetention' | 'containerInsights'
   >;
   /**
-   * Lifecycle of the backups bucket.
-   * @default - DESIGN §6 backstops (context: scheduledExpirationDays)
+   * The backups bucket: access logs, or a bucket and key retained by an earlier stack to adopt.
+   * @default - a new bucket and key, lifecycle from src/core/retention.ts (BUCKET_LIFECYCLE)
    */
   readonly backups?: BackupsBucketProps;
+  /**
+   * The catalog table: deletion protection, or a table retained by an earlier stack to adopt.
+   * @default - a new table, deletion protection off (context: catalogDeletionProtection)
+   */
+  readonly catalog?: CatalogTableProps;
   /**
    * Email subscribed to the alerts topic.
    * @default - none (context: alertEmail)
@@ -81,17 +87,20 @@ export class PgBackupsStack extends Stack {
   public readonly watchdog: Watchdog;
   public readonly alerts: Alerts;
   public readonly secrets: ConnectionSecrets;
+  public readonly deadLetters: DeadLetters;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PgBackupsStackProps = {}) {
     super(scope, id, { description: 'pgbackups: logical PostgreSQL backups (Heroku PGBackups)', ...props });
     const ctx = readContext(this.node);
     const functions = props.functions ?? bundledFunctions(REPO_ROOT);
 
-    this.catalog = new CatalogTable(this, 'Catalog');
-    this.backups = new BackupsBucket(this, 'Backups', {
-      scheduledExpirationDays: ctx.scheduledExpirationDays,
-      ...props.backups,
+    this.catalog = new CatalogTable(this, 'Catalog', {
+      deletionProtection: ctx.catalogDeletionProtection,
+      ...props.catalog,
     });
+    this.backups = new BackupsBucket(this, 'Backups', props.backups);
+    this.deadLetters = new DeadLetters(this, 'DeadLetters');
     this.secrets = new ConnectionSecrets(this, 'ConnectionSecrets', {
       prefix: props.secretsPrefix ?? ctx.secretsPrefix,
     });
@@ -135,6 +144,7 @@ export class PgBackupsStack extends Stack {
       PGBACKUPS_SECRETS_PREFIX: this.secrets.prefix,
       PGBACKUPS_SCHEDULE_GROUP: Lazy.string({ produce: () => this.schedules.group.scheduleGroupName }),
       PGBACKUPS_SCHEDULER_ROLE_ARN: Lazy.string({ produce: () => this.schedules.schedulerRole.roleArn }),
+      PGBACKUPS_DEAD_LETTER_QUEUE_ARN: this.deadLetters.queue.queueArn,
       PGBACKUPS_SCHEDULED_CAPTURE_ARN: scheduledCaptureFunctionArn(this),
       PGBACKUPS_ALERTS_TOPIC_ARN: this.alerts.topic.topicArn,
       PGBACKUPS_EVENT_BUS: 'default',
@@ -145,16 +155,32 @@ export class PgBackupsStack extends Stack {
       functions,
       environment,
       functionName: scheduledCaptureFunctionName(this),
+      deadLetterQueue: this.deadLetters.queue,
     });
+    const deadLetterQueue = this.deadLetters.queue;
     this.taskEvents = new TaskEvents(this, 'TaskEvents', {
       functions,
       environment,
       cluster: this.worker.cluster,
+      deadLetterQueue,
     });
-    this.retention = new Retention(this, 'Retention', { functions, environment });
-    this.watchdog = new Watchdog(this, 'Watchdog', { functions, environment });
+    this.retention = new Retention(this, 'Retention', { functions, environment, deadLetterQueue });
+    this.watchdog = new Watchdog(this, 'Watchdog', { functions, environment, deadLetterQueue });
 
     this.grantLeastPrivilege();
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      topic: this.alerts.topic,
+      httpApi: this.api.httpApi,
+      deadLetters: this.deadLetters.queue,
+      functions: {
+        Api: this.api.handler,
+        ScheduledCapture: this.schedules.captureFunction,
+        TaskEvents: this.taskEvents.handler,
+        Prune: this.retention.handler,
+        Watchdog: this.watchdog.handler,
+      },
+    });
 
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
@@ -162,6 +188,9 @@ export class PgBackupsStack extends Stack {
     });
     new CfnOutput(this, 'BackupsBucketName', { value: this.backups.bucket.bucketName });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
+    new CfnOutput(this, 'CatalogTableName', { value: this.catalog.table.tableName });
+    new CfnOutput(this, 'BackupsKeyArn', { value: this.backups.key.keyArn });
   }
 
   /** Who may do what: each function and the worker get only the actions their use cases need. */
@@ -189,11 +218,14 @@ export class PgBackupsStack extends Stack {
       's3:DeleteObject',
     );
     this.secrets.grantRead(taskRole);
+    // With s3:ListBucket, S3 answers a missing key with 404 (reported as "missing"), not 403.
+    this.backups.grantList(taskRole);
 
     // API: attaches databases (writes secrets), starts and cancels transfers, presigns downloads, deletes backups,
     // and keeps EventBridge schedules in step with the catalog.
     this.secrets.grantWrite(api);
     this.backups.grantObjects(api, 's3:GetObject', 's3:DeleteObject');
+    this.backups.grantList(api);
     this.worker.grantRunTasks(api);
     this.worker.grantManageTasks(api);
     this.schedules.grantManageSchedules(api);

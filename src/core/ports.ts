@@ -46,6 +46,11 @@ export interface TransferPage {
 
 /** Metadata store. Every write that changes a transfer's status is conditional on its current status. */
 export interface Catalog {
+  /**
+   * Every app that ever had a database attached or a transfer numbered, sorted by name, by Query on a sparse index
+   * (never a Scan): the daily prune visits each, so a removed database's backups go after their grace period.
+   */
+  listApps(): Promise<string[]>;
   getSettings(app: string): Promise<AppSettings | undefined>;
   putSettings(settings: AppSettings): Promise<void>;
 

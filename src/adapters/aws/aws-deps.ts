@@ -39,6 +39,7 @@ export const AwsFunctionEnv = z.object({
   PGBACKUPS_SECRETS_PREFIX: required,
   PGBACKUPS_SCHEDULE_GROUP: required,
   PGBACKUPS_SCHEDULER_ROLE_ARN: required,
+  PGBACKUPS_DEAD_LETTER_QUEUE_ARN: required,
   PGBACKUPS_SCHEDULED_CAPTURE_ARN: required,
   PGBACKUPS_ALERTS_TOPIC_ARN: required,
   PGBACKUPS_EVENT_BUS: required.default('default'),
@@ -91,6 +92,7 @@ export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
       groupName: cfg.PGBACKUPS_SCHEDULE_GROUP,
       targetArn: cfg.PGBACKUPS_SCHEDULED_CAPTURE_ARN,
       roleArn: cfg.PGBACKUPS_SCHEDULER_ROLE_ARN,
+      deadLetterArn: cfg.PGBACKUPS_DEAD_LETTER_QUEUE_ARN,
     }),
     notifier: new AwsNotifier({
       events: new EventBridgeClient({ region }),

@@ -17,6 +17,7 @@ const env = {
   PGBACKUPS_SECRETS_PREFIX: 'pgbackups',
   PGBACKUPS_SCHEDULE_GROUP: 'PgBackups-Schedules',
   PGBACKUPS_SCHEDULER_ROLE_ARN: 'arn:aws:iam::111122223333:role/scheduler',
+  PGBACKUPS_DEAD_LETTER_QUEUE_ARN: 'arn:aws:sqs:eu-west-1:111122223333:dead-letters',
   PGBACKUPS_SCHEDULED_CAPTURE_ARN:
     'arn:aws:lambda:eu-west-1:111122223333:function:PgBackups-scheduled-capture',
   PGBACKUPS_ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:alerts',
