@@ -65,7 +65,7 @@ export function parseConnectionUrl(url: unknown): ParsedUrl {
   for (const [name, value] of u.searchParams) {
     if (!Object.hasOwn(LIBPQ_URL_PARAMS, name)) {
       // Only a name that looks like a parameter is repeated: the URL is part of the body and may hold secrets.
-      const shown = /^[a-z_]{1,40}$/.test(name) ? ` ${name}` : '';
+      const shown = /^[a-z_]{1,40}$/.test(name) ? ` "${name}"` : '';
       throw new ValidationError(
         `Invalid connection URL: unsupported parameter${shown}; use libpq parameters such as sslmode, connect_timeout or options`,
       );
