@@ -8,14 +8,20 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 class BodyTooLarge extends Error {}
 
+/** Past this, a too-large body is cut off (the socket is destroyed) instead of read to its end. */
+const DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES;
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk as Buffer);
+    // Keep reading (and dropping) a body somewhat over the limit: leaving the loop destroys the socket, and the
+    // client would see a reset instead of the 413.
+    if (size > DRAIN_LIMIT_BYTES) break;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
+  if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -74,7 +80,11 @@ export async function startApiServer(
       );
     }
     if (body.length > 0 && !access.anyContentType && !JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-      return refusal(415, 'unsupported_media_type', 'Send the body as JSON with content-type application/json');
+      return refusal(
+        415,
+        'unsupported_media_type',
+        'Send the body as JSON with content-type application/json',
+      );
     }
     return undefined;
   };

@@ -57,7 +57,10 @@ const stack = await startLocalStack({
     allowLoopback: env.data.PGBACKUPS_DB_ALLOW_LOOPBACK === 'true',
     allowlist: parseCidrList(env.data.PGBACKUPS_DB_HOST_ALLOWLIST),
   },
-  apiAccess: { hosts: commaList(env.data.PGBACKUPS_ALLOWED_HOSTS), origins: commaList(env.data.PGBACKUPS_ALLOWED_ORIGINS) },
+  apiAccess: {
+    hosts: commaList(env.data.PGBACKUPS_ALLOWED_HOSTS),
+    origins: commaList(env.data.PGBACKUPS_ALLOWED_ORIGINS),
+  },
   log,
   // Alerts: a log line, and a signed POST when PGBACKUPS_WEBHOOK_URL is set.
   notifier: localNotifier(process.env, log),

@@ -66,11 +66,7 @@ const CLASSES: readonly [AddressClass, 'ipv4' | 'ipv6', readonly (readonly [stri
       ['240.0.0.0', 4],
     ],
   ],
-  [
-    'unspecified',
-    'ipv6',
-    [['::', 128]],
-  ],
+  ['unspecified', 'ipv6', [['::', 128]]],
   ['loopback', 'ipv6', [['::1', 128]]],
   ['cloud-metadata', 'ipv6', [['fd00:ec2::', 32]]],
   [
@@ -247,13 +243,15 @@ function cidrParts(cidr: string): [string, number, 'ipv4' | 'ipv6'] {
   const max = family === 4 ? 32 : 128;
   const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
   if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
-    throw new Error(`Invalid CIDR ${JSON.stringify(cidr)} in the database host allowlist: use e.g. 10.0.0.0/16`);
+    throw new Error(
+      `Invalid CIDR ${JSON.stringify(cidr)} in the database host allowlist: use e.g. 10.0.0.0/16`,
+    );
   }
   return [net, prefix, family === 4 ? 'ipv4' : 'ipv6'];
 }
 
 const SETTING_HINT =
-  'An operator allows private ranges with the deploy setting databaseHostAllowlist (CIDRs; default: the stack\'s VPC), ' +
+  "An operator allows private ranges with the deploy setting databaseHostAllowlist (CIDRs; default: the stack's VPC), " +
   'or PGBACKUPS_DB_HOST_ALLOWLIST for the local stack';
 const LOCAL_HINT =
   'Loopback addresses and unix sockets are refused in AWS; the local stack allows them unless PGBACKUPS_DB_ALLOW_LOOPBACK=false';
@@ -295,7 +293,8 @@ function compileAllowlist(cidrs: readonly string[]): BlockList {
   return list;
 }
 
-const refused = (what: string, why: string) => new ValidationError(`Database host refused: ${what} is ${why}`);
+const refused = (what: string, why: string) =>
+  new ValidationError(`Database host refused: ${what} is ${why}`);
 
 /** `/run/postgresql` or Linux's abstract `@name`: libpq reads a host like these as a unix-socket directory. */
 const isSocketPath = (host: string) => host.startsWith('/') || host.startsWith('@');
@@ -326,7 +325,8 @@ export function databaseHostGuard(
       }
       if (!host || isSocketPath(host)) {
         // No host at all is libpq's default unix socket.
-        if (!policy.allowLoopback) throw refused('a unix-socket directory', `not reachable from here. ${LOCAL_HINT}`);
+        if (!policy.allowLoopback)
+          throw refused('a unix-socket directory', `not reachable from here. ${LOCAL_HINT}`);
         if (hostaddr === undefined) return undefined;
       }
       if (hostaddr !== undefined) check(hostaddr, hostaddr);
@@ -335,9 +335,12 @@ export function databaseHostGuard(
         try {
           addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await resolve(host);
         } catch {
-          throw new ValidationError(`Database host refused: ${host} could not be resolved; check the host name`);
+          throw new ValidationError(
+            `Database host refused: ${host} could not be resolved; check the host name`,
+          );
         }
-        if (addresses.length === 0) throw new ValidationError(`Database host refused: ${host} has no address`);
+        if (addresses.length === 0)
+          throw new ValidationError(`Database host refused: ${host} has no address`);
         // Every address, not just the first: which one a client picks is not ours to predict.
         for (const a of addresses) check(host, a.address);
         return hostaddr ?? (addresses[0] as LookupAddress).address;

@@ -30,7 +30,17 @@ describe('buildAwsDeps', () => {
     const deps = buildAwsDeps(env);
     expect(deps.runner).toBeInstanceOf(EcsTaskRunner);
     expect(Object.keys(deps).sort()).toEqual(
-      ['blobs', 'catalog', 'clock', 'databaseHosts', 'log', 'notifier', 'runner', 'scheduler', 'secrets'].sort(),
+      [
+        'blobs',
+        'catalog',
+        'clock',
+        'databaseHosts',
+        'log',
+        'notifier',
+        'runner',
+        'scheduler',
+        'secrets',
+      ].sort(),
     );
   });
 

@@ -132,7 +132,9 @@ describe('databaseHostGuard', () => {
 
   it('checks every address a name resolves to, and hostaddr as well as the host', async () => {
     const guard = databaseHostGuard(AWS, resolve);
-    await expect(guard.vet({ host: 'metadata.example' })).rejects.toThrow(/metadata\.example \(169\.254\.169\.254\)/);
+    await expect(guard.vet({ host: 'metadata.example' })).rejects.toThrow(
+      /metadata\.example \(169\.254\.169\.254\)/,
+    );
     await expect(guard.vet({ host: 'v6meta.example' })).rejects.toThrow(/fd00:ec2::\/32/);
     await expect(guard.vet({ host: 'mixed.example' })).rejects.toThrow(/loopback/);
     await expect(guard.vet({ host: 'db.example.com', hostaddr: '169.254.169.254' })).rejects.toThrow(
