@@ -366,6 +366,31 @@ describe('a stack with the AWS policy: loopback and unix sockets refused, the al
     expect(res.body.error.message).toMatch(/PGBACKUPS_DB_ALLOW_LOOPBACK|databaseHostAllowlist/);
   });
 
+  it('the worker checks again at connect time: an attachment stored behind the API is refused, nothing reached', async () => {
+    const secretRef = await strict.deps.secrets.put(
+      APP,
+      'SNEAKY',
+      `postgres://u:p@127.0.0.1:${canaryPort}/x`,
+    );
+    await strict.deps.catalog.putDatabase({
+      app: APP,
+      name: 'SNEAKY',
+      secretRef,
+      host: 'db.example.com',
+      port: canaryPort,
+      database: 'x',
+      user: 'u',
+      createdAt: new Date().toISOString(),
+    });
+    const before = canaryHits;
+    const res = await strictApi.appCall('POST', '/backups', { database: 'SNEAKY' });
+    expect(res.status, res.text).toBe(202);
+    const done = await strictApi.waitFinished(res.body.id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toMatch(/Database host refused: 127\.0\.0\.1 is a loopback address/);
+    expect(canaryHits).toBe(before);
+  });
+
   it('accepts a private address inside the allowlist', async () => {
     await strictApi.attach('DATABASE', 'postgres://u:p@10.0.3.4:5432/x');
   });
