@@ -16,6 +16,7 @@ export interface ContextSettings {
   readonly workerMemoryMiB?: number;
   readonly workerEphemeralStorageGiB?: number;
   readonly scheduledExpirationDays?: number;
+  readonly databaseHostAllowlist?: string[];
 }
 
 function str(node: Node, key: string): string | undefined {
@@ -67,5 +68,6 @@ export function readContext(node: Node): ContextSettings {
     workerMemoryMiB: int(node, 'workerMemoryMiB'),
     workerEphemeralStorageGiB: int(node, 'workerEphemeralStorageGiB'),
     scheduledExpirationDays: int(node, 'scheduledExpirationDays'),
+    databaseHostAllowlist: list(node, 'databaseHostAllowlist'),
   };
 }
