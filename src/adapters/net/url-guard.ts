@@ -7,7 +7,7 @@ import { ValidationError } from '../../core/errors.js';
 import type { DatabaseHostGuard, DatabaseTarget } from '../../core/ports.js';
 
 /**
- * The one guard for where pgbackups connects on a tenant's behalf: restore URLs (DESIGN §7's SSRF guard) and
+ * The one guard for where pgbackups connects on a tenant's behalf: restore URLs (the SSRF guard) and
  * database hosts. Both classify the addresses a name resolves to (never the name), so `127.1`, `2130706433`,
  * `[::ffff:7f00:1]` and a DNS name pointing inside all land in the class of the address they reach.
  *
