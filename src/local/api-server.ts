@@ -118,6 +118,10 @@ export async function startApiServer(
     res.writeHead(out.status, out.headers);
     res.end(out.body);
   });
+  // Clients keep connections open between requests (undici: up to the server's keep-alive hint minus 1 s). With
+  // Node's 5 s default, a busy machine lets a pooled connection be closed by the server just as the client
+  // reuses it: a reset instead of an answer. server.close() still closes idle connections at once.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
