@@ -16,6 +16,7 @@ export interface ContextSettings {
   readonly workerMemoryMiB?: number;
   readonly workerEphemeralStorageGiB?: number;
   readonly catalogDeletionProtection?: boolean;
+  readonly databaseHostAllowlist?: string[];
 }
 
 function str(node: Node, key: string): string | undefined {
@@ -73,5 +74,6 @@ export function readContext(node: Node): ContextSettings {
     workerMemoryMiB: int(node, 'workerMemoryMiB'),
     workerEphemeralStorageGiB: int(node, 'workerEphemeralStorageGiB'),
     catalogDeletionProtection: bool(node, 'catalogDeletionProtection'),
+    databaseHostAllowlist: list(node, 'databaseHostAllowlist'),
   };
 }

@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Fn, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { Alerts } from './constructs/alerts.js';
 import { Api } from './constructs/api.js';
@@ -20,6 +22,7 @@ import { TaskEvents } from './constructs/task-events.js';
 import { Watchdog } from './constructs/watchdog.js';
 import { Worker, type WorkerProps } from './constructs/worker.js';
 import { readContext } from './context.js';
+import { acknowledgeWildcardResource } from './nag.js';
 
 /** The repository root: build context of the worker image and base of the Lambda entries. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -69,6 +72,12 @@ export interface PgBackupsStackProps extends StackProps {
    * @default 'pgbackups' (context: secretsPrefix)
    */
   readonly secretsPrefix?: string;
+  /**
+   * CIDRs of private addresses tenants' databases may have (`10.0.0.0/16`, `fd12::/48`); other private, loopback,
+   * link-local and metadata addresses are refused at attach and at connect (src/adapters/net/url-guard.ts).
+   * @default - the CIDR of the VPC this stack creates; none for an existing VPC (context: databaseHostAllowlist)
+   */
+  readonly databaseHostAllowlist?: readonly string[];
 }
 
 /**
@@ -113,6 +122,11 @@ export class PgBackupsStack extends Stack {
       databaseSecurityGroupIds: ctx.databaseSecurityGroupIds,
       ...props.network,
     });
+    const hostAllowlist = (
+      props.databaseHostAllowlist ??
+      ctx.databaseHostAllowlist ??
+      (this.network.vpc instanceof ec2.Vpc ? [this.network.vpc.vpcCidrBlock] : [])
+    ).join(',');
     this.worker = new Worker(this, 'Worker', {
       vpc: this.network.vpc,
       repoRoot: REPO_ROOT,
@@ -126,6 +140,7 @@ export class PgBackupsStack extends Stack {
       environment: {
         PGBACKUPS_TABLE: this.catalog.table.tableName,
         PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
+        PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
       },
     });
 
@@ -148,6 +163,7 @@ export class PgBackupsStack extends Stack {
       PGBACKUPS_SCHEDULED_CAPTURE_ARN: scheduledCaptureFunctionArn(this),
       PGBACKUPS_ALERTS_TOPIC_ARN: this.alerts.topic.topicArn,
       PGBACKUPS_EVENT_BUS: 'default',
+      PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
     };
 
     this.api = new Api(this, 'Api', { functions, environment });
@@ -229,6 +245,24 @@ export class PgBackupsStack extends Stack {
     this.worker.grantRunTasks(api);
     this.worker.grantManageTasks(api);
     this.schedules.grantManageSchedules(api);
+    // Cross-app access (src/adapters/aws/iam-app-access.ts): IAM is asked whether the caller's user or role may
+    // invoke the other app's routes; an assumed-role session is looked up as its role.
+    const iamArn = (resource: string) =>
+      Stack.of(this).formatArn({ service: 'iam', region: '', resource, resourceName: '*' });
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:SimulatePrincipalPolicy'],
+        resources: [iamArn('user'), iamArn('role')],
+      }),
+    );
+    api.addToRolePolicy(new iam.PolicyStatement({ actions: ['iam:GetRole'], resources: [iamArn('role')] }));
+    for (const resource of [iamArn('user'), iamArn('role')]) {
+      acknowledgeWildcardResource(
+        api,
+        resource,
+        'Any user or role of the account may call the API; which one is known only per request',
+      );
+    }
 
     // Scheduled capture and watchdog start captures; a capture may expire the oldest backup past a limit. The
     // watchdog also checks whether a stuck transfer's task is alive and stops it.

@@ -132,7 +132,7 @@ export const openApiDocument = {
       parameters: [appParam],
       get: {
         summary:
-          'Succeeds only for callers allowed on this app; a presigned GET of it proves cross-app access',
+          'Succeeds only for callers allowed on this app; cross-app requests are checked against the same permission',
         responses: { 200: ok('Access granted') },
       },
     },
@@ -178,7 +178,7 @@ export const openApiDocument = {
               backup: {
                 type: 'string',
                 description:
-                  'b101 or other-app::b101 (needs the x-pgbackups-access-proof header); default: the newest completed backup',
+                  'b101 or other-app::b101 (needs IAM permission on other-app too); default: the newest completed backup',
               },
               database: { type: 'string', description: 'default DATABASE' },
               extensions: { type: 'array', items: { type: 'string' } },

@@ -32,8 +32,9 @@ function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = f
   if (req.body !== undefined && req.body.trim() !== '') {
     try {
       value = JSON.parse(req.body);
-    } catch (e) {
-      throw new ValidationError(`Malformed JSON body: ${(e as Error).message}. Send a JSON object.`);
+    } catch {
+      // Not the parser's message: it quotes the body around the error, which may hold a password.
+      throw new ValidationError('Malformed JSON body: it could not be parsed. Send a JSON object.');
     }
   } else if (!optional) {
     throw new ValidationError('Missing JSON body: send a JSON object with content-type application/json');
@@ -45,6 +46,13 @@ function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = f
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `field ${issue.path.join('.')}` : 'body';
+    if (issue?.code === 'unrecognized_keys') {
+      // Key names come from the body: only ones that look like field names are repeated.
+      const keys = issue.keys.filter((k) => /^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(k));
+      throw new ValidationError(
+        `Invalid ${where}: unknown field${keys.length ? ` ${keys.join(', ')}` : 's'}; see GET /v1/openapi.json`,
+      );
+    }
     throw new ValidationError(`Invalid ${where}: ${issue?.message ?? 'invalid value'}`);
   }
   return parsed.data;

@@ -9,7 +9,7 @@ import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
 import { logNotifier } from '../adapters/local/log-notifier.js';
 import { LocalProcessRunner } from '../adapters/local/process-runner.js';
-import { assertPublicUrl } from '../adapters/net/url-guard.js';
+import { assertPublicUrl, type DatabaseHostPolicy, databaseHostGuard } from '../adapters/net/url-guard.js';
 import { localAccess } from '../api/app-access.js';
 import { createRouter } from '../api/router.js';
 import type { CoreDeps } from '../core/deps.js';
@@ -21,7 +21,7 @@ import { attachDatabase } from '../core/use-cases/databases.js';
 import { pruneAll } from '../core/use-cases/prune.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
 import { runWatchdog } from '../core/use-cases/watchdog.js';
-import { startApiServer } from './api-server.js';
+import { type ApiServerAccess, startApiServer } from './api-server.js';
 import { startS3rver } from './s3-store.js';
 import { TimerScheduler } from './timer-scheduler.js';
 
@@ -49,6 +49,13 @@ export interface LocalStackOptions {
   readonly pruneIntervalMs?: number;
   /** Show workers' log lines on this process's output, or hand each line to a function. @default 'inherit' */
   readonly workerOutput?: 'inherit' | 'ignore' | ((line: string) => void);
+  /**
+   * Which database hosts tenants may reach. @default loopback and unix sockets allowed (the local clusters), no
+   * private range allowed
+   */
+  readonly databaseHosts?: Partial<DatabaseHostPolicy>;
+  /** What the API server accepts besides its own address (see api-server.ts). @default nothing else */
+  readonly apiAccess?: ApiServerAccess;
   /** Extra environment for every worker, over the stack's own (tests: e.g. an S3 endpoint behind a fault proxy). */
   readonly workerEnv?: Readonly<Record<string, string>>;
 }
@@ -95,6 +102,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   });
   await ensureCatalogTable(dynamoClient, LOCAL_TABLE);
 
+  const hostPolicy: DatabaseHostPolicy = {
+    allowLoopback: opts.databaseHosts?.allowLoopback ?? true,
+    allowlist: opts.databaseHosts?.allowlist ?? [],
+  };
   const secretsDir = join(dataDir, 'secrets');
   let deps: CoreDeps | undefined;
   const runner = new LocalProcessRunner({
@@ -107,6 +118,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       PGBACKUPS_S3_ENDPOINT: s3Endpoint,
       PGBACKUPS_SECRETS_DIR: secretsDir,
       PGBACKUPS_PROGRESS_INTERVAL_MS: String(opts.progressIntervalMs ?? 3000),
+      PGBACKUPS_DB_ALLOW_LOOPBACK: String(hostPolicy.allowLoopback),
+      PGBACKUPS_DB_HOST_ALLOWLIST: hostPolicy.allowlist.join(','),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
@@ -142,6 +155,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     notifier: opts.notifier ?? logNotifier(log),
     clock: opts.clock ?? systemClock,
     log,
+    databaseHosts: databaseHostGuard(hostPolicy),
   };
   const coreDeps = deps;
 
@@ -174,10 +188,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
 
   const api = await startApiServer(
     createRouter(coreDeps, { access: localAccess, checkRestoreUrl: (url) => assertPublicUrl(url) }),
-    {
-      host,
-      port: opts.port,
-    },
+    { host, port: opts.port, access: opts.apiAccess },
   );
 
   return {

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
-import type { BlobStore, Catalog, Clock, Secrets } from '../core/ports.js';
+import type { BlobStore, Catalog, Clock, DatabaseHostGuard, Secrets } from '../core/ports.js';
 import type { Transfer, TransferPatch } from '../core/transfer.js';
-import { childEnv, libpqEnv, secretsOf } from './libpq-env.js';
+import { childEnv, secretsOf, vettedLibpqEnv } from './libpq-env.js';
 import type { PgClient, PgClients } from './pg-clients.js';
 import { describeExit, type ExitInfo, type PgProcess, reasonFrom, runPgCommand } from './pg-process.js';
 import type { TransferLog } from './transfer-log.js';
@@ -13,6 +13,8 @@ export interface WorkerDeps {
   readonly secrets: Secrets;
   readonly clock: Clock;
   readonly log: Logger;
+  /** The database-host guard, applied again at every connect (src/adapters/net/url-guard.ts). */
+  readonly databaseHosts: DatabaseHostGuard;
 }
 
 export interface WorkerOptions {
@@ -77,7 +79,7 @@ export async function connectTo(
   const attachment = await deps.catalog.getDatabase(app, database);
   if (!attachment || attachment.removedAt) throw new Error(`Database ${database} is not attached to ${app}`);
   const url = await deps.secrets.get(attachment.secretRef);
-  const env = libpqEnv(url);
+  const env = await vettedLibpqEnv(url, deps.databaseHosts);
   secrets.push(...secretsOf(url, env));
   return { name: database, env: childEnv(env) };
 }

@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type Connection, type PipelineContext, toolError } from './context.js';
-import { childEnv } from './libpq-env.js';
+import { childEnv, dbnameArg } from './libpq-env.js';
 import type { PgClient } from './pg-clients.js';
 import { type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
@@ -105,7 +105,7 @@ export function parallelRestoreArgs(jobs: number, dbname: string, file: string):
     '--no-privileges',
     '--exit-on-error',
     '--verbose',
-    `--dbname=${dbname}`,
+    `--dbname=${dbnameArg(dbname)}`,
     file,
   ];
 }

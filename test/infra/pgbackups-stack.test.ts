@@ -275,10 +275,30 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
       expect(Object.keys(variables).sort()).toEqual([...AWS_FUNCTION_ENV_NAMES].sort());
       // CloudFormation fills in the references at deploy; any non-empty string stands in for them here.
       const resolved = Object.fromEntries(
-        Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k}`]),
+        Object.entries(variables).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? v : k === 'PGBACKUPS_DB_HOST_ALLOWLIST' ? '10.0.0.0/16' : `resolved-${k}`,
+        ]),
       );
       expect(() => buildAwsDeps({ ...resolved, AWS_REGION: 'eu-west-1' })).not.toThrow();
     }
+  });
+
+  it("allows private database hosts in the stack's own VPC by default, in the API and the worker alike", () => {
+    const vpcCidr = { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkVpc'), 'CidrBlock'] };
+    for (const fn of appFunctions(template)) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.PGBACKUPS_DB_HOST_ALLOWLIST).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'],
+      });
+    }
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'PGBACKUPS_DB_HOST_ALLOWLIST', Value: vpcCidr }]),
+        }),
+      ],
+    });
   });
 
   it('runs the worker as an arm64 Fargate task named worker, with its sizes, logs and resource names', () => {

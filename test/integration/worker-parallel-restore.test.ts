@@ -218,6 +218,41 @@ describe('parallel restore', () => {
     expect(JSON.stringify(done)).not.toContain(cluster.password);
   });
 
+  it('restores every step into a database whose name holds `=`, never into the database that name spells', async () => {
+    // libpq reads a bare `--dbname=dbname=decoy` as a connection string naming database `decoy`.
+    const tricky = 'dbname=decoy';
+    const asName = (db: string) => `dbname='${db}'`; // the test cluster's psql also expands -d
+    for (const db of [tricky, 'decoy']) {
+      await cluster.dropDatabase(db);
+      await cluster.createDatabase(db);
+    }
+    await attach('TRICKY', tricky);
+    const key = (backup.target as { key: string }).key;
+    const done = await run(
+      await create('restore', () => ({
+        database: 'TRICKY',
+        source: {
+          type: 'backup',
+          app: APP,
+          id: backup.id,
+          num: backup.num,
+          key,
+          sha256: backup.sha256!,
+          bytes: backup.backupBytes!,
+        },
+        target: { type: 'database', app: APP, database: 'TRICKY' },
+        extensions: ['public.hstore', 'pgcrypto'],
+        parallel: 2,
+      })),
+    );
+    expect(done.status, done.error).toBe('completed');
+    const objects = await postDataObjects(asName(tricky));
+    expect(objects).toEqual(await postDataObjects('source'));
+    expect(objects).toContain('index events_at');
+    // The decoy holds only what every new database holds.
+    expect(await postDataObjects('decoy')).toEqual(await postDataObjects('postgres'));
+  });
+
   it("keeps only the archive's table of contents once pg_restore can list it from the temp file", async () => {
     const archive = Buffer.concat(
       await (await deps.blobs.download((backup.target as { key: string }).key)).toArray(),

@@ -24,9 +24,16 @@ describe('parallel restore parts', () => {
       '--no-privileges',
       '--exit-on-error',
       '--verbose',
-      '--dbname=app_db',
+      "--dbname=dbname='app_db'",
       '/tmp/x/archive.dump',
     ]);
+  });
+
+  it('passes the database name as a quoted conninfo value, which libpq cannot read as a connection string', () => {
+    // Bare, `dbname=other passfile=/x` would be expanded by libpq into two parameters.
+    expect(parallelRestoreArgs(2, "dbname=other passfile=/x o'k\\", '/f')).toContain(
+      "--dbname=dbname='dbname=other passfile=/x o\\'k\\\\'",
+    );
   });
 
   it('names the target database only (credentials stay in the environment)', () => {

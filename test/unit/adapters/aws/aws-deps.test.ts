@@ -22,6 +22,7 @@ const env = {
     'arn:aws:lambda:eu-west-1:111122223333:function:PgBackups-scheduled-capture',
   PGBACKUPS_ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:alerts',
   PGBACKUPS_EVENT_BUS: 'default',
+  PGBACKUPS_DB_HOST_ALLOWLIST: '10.0.0.0/16',
   AWS_REGION: 'eu-west-1',
 };
 
@@ -30,7 +31,17 @@ describe('buildAwsDeps', () => {
     const deps = buildAwsDeps(env);
     expect(deps.runner).toBeInstanceOf(EcsTaskRunner);
     expect(Object.keys(deps).sort()).toEqual(
-      ['blobs', 'catalog', 'clock', 'log', 'notifier', 'runner', 'scheduler', 'secrets'].sort(),
+      [
+        'blobs',
+        'catalog',
+        'clock',
+        'databaseHosts',
+        'log',
+        'notifier',
+        'runner',
+        'scheduler',
+        'secrets',
+      ].sort(),
     );
   });
 
