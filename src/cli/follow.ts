@@ -2,7 +2,7 @@
  * Following a transfer until it ends, as `heroku pg:backups:capture` does: on a terminal a status line with the
  * processed size and the newest log line; with `--verbose` every log line once; Ctrl-C stops watching only.
  */
-import { type Context, err, getTransfer } from './command.js';
+import { type Context, cmd, err, getTransfer } from './command.js';
 import { ApiError, EXIT } from './errors.js';
 import { formatBytes, logLine } from './format.js';
 import type { TransferJson } from './types.js';
@@ -114,8 +114,8 @@ export function printFollowHints(ctx: Context, t: TransferJson): void {
   const word = t.kind;
   err(ctx);
   err(ctx, `Use Ctrl-C at any time to stop monitoring progress; the ${word} will continue running.`);
-  err(ctx, `Use pgbackups info ${t.id} to check progress.`);
-  err(ctx, `Stop a running ${word} with pgbackups cancel ${t.id}.`);
+  err(ctx, `Use ${cmd(ctx, `info ${t.id}`)} to check progress.`);
+  err(ctx, `Stop a running ${word} with ${cmd(ctx, `cancel ${t.id}`)}.`);
   err(ctx);
 }
 
@@ -128,7 +128,7 @@ export async function followToEnd(ctx: Context, started: TransferJson, opts: Fol
   if (interrupted) {
     err(
       ctx,
-      `Stopped watching ${transfer.id}; the ${transfer.kind} continues. Check it with pgbackups info ${transfer.id}.`,
+      `Stopped watching ${transfer.id}; the ${transfer.kind} continues. Check it with ${cmd(ctx, `info ${transfer.id}`)}.`,
     );
     if (ctx.json) ctx.io.stdout.write(`${JSON.stringify(transfer, null, 2)}\n`);
     return EXIT.interrupted;
@@ -136,17 +136,17 @@ export async function followToEnd(ctx: Context, started: TransferJson, opts: Fol
   const final = transfer.status === 'completed' ? transfer : await getTransfer(ctx, transfer.id, true);
   if (ctx.json) ctx.io.stdout.write(`${JSON.stringify(final, null, 2)}\n`);
   if (final.status === 'completed') return EXIT.ok;
-  err(ctx, failureReport(final));
+  err(ctx, failureReport(final, ctx));
   return EXIT.transferFailed;
 }
 
 /** Heroku's failure text, naming the right kind of transfer, with the last five log messages. */
-export function failureReport(t: TransferJson): string {
+export function failureReport(t: TransferJson, ctx: Pick<Context, 'appHint'> = { appHint: '' }): string {
   const messages = (t.logs ?? []).slice(-5).map((l) => l.message);
   if (t.error && !messages.some((m) => m.includes(t.error as string))) messages.push(t.error);
   const head =
     t.status === 'cancelled'
       ? `The ${t.kind} ${t.id} was cancelled and did not finish.`
       : `An error occurred and the ${t.kind} did not finish.`;
-  return [head, '', ...messages, '', `Run pgbackups info ${t.id} for more details.`].join('\n');
+  return [head, '', ...messages, '', `Run ${cmd(ctx, `info ${t.id}`)} for more details.`].join('\n');
 }

@@ -1,5 +1,5 @@
 import { appPath } from '../client.js';
-import { type Command, type Context, err, findNewest, getTransfer } from '../command.js';
+import { type Command, type Context, cmd, err, findNewest, getTransfer } from '../command.js';
 import { CliError } from '../errors.js';
 import { isFinished } from '../follow.js';
 import type { TransferJson } from '../types.js';
@@ -50,7 +50,7 @@ export const cancel: Command = {
       );
     }
     ctx.io.stderr.write('requested\n');
-    err(ctx, `${t.id} is stopping; check it with pgbackups info ${t.id}`);
+    err(ctx, `${t.id} is stopping; check it with ${cmd(ctx, `info ${t.id}`)}`);
     return 0;
   },
 };

@@ -1,9 +1,9 @@
-import { normaliseDatabaseName } from '../../core/names.js';
 import { appPath } from '../client.js';
 import {
   action,
   type Command,
   confirm,
+  databaseArg,
   describeDatabase,
   listDatabases,
   out,
@@ -58,7 +58,7 @@ export const databasesAdd: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const name = normaliseDatabaseName(ctx.args[0] as string);
+    const name = databaseArg(ctx, ctx.args[0] as string);
     let url = ctx.flags.url;
     if (typeof url !== 'string')
       throw new UsageError('Missing required flag url: give --url - and the URL on stdin');
@@ -85,7 +85,7 @@ export const databasesRemove: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const name = normaliseDatabaseName(ctx.args[0] as string);
+    const name = databaseArg(ctx, ctx.args[0] as string);
     await confirm(ctx, name, [
       `This command will detach ${db(name)} from the app ${app(ctx.app)}: its connection URL and its schedule are deleted.`,
       'The database itself is not touched; its backups are kept for 7 days, then deleted.',

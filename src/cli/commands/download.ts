@@ -10,6 +10,7 @@ import {
   action,
   type Command,
   type Context,
+  cmd,
   err,
   getTransfer,
   latestCompletedBackup,
@@ -57,7 +58,7 @@ async function fetchToFile(
   if (!res.ok || !res.body) {
     const detail = res.body ? (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim() : '';
     throw new CliError(
-      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with pgbackups url ${backup.id}`,
+      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with ${cmd(ctx, `url ${backup.id}`)}`,
     );
   }
   const total = Number(res.headers.get('content-length')) || backup.backupBytes || 0;
@@ -102,7 +103,7 @@ export const download: Command = {
     },
   },
   maxArgs: 1,
-  transferIdArg: true,
+  transferIdArg: 'backup',
   async run(ctx) {
     const output = typeof ctx.flags.output === 'string' ? resolve(ctx.io.cwd, ctx.flags.output) : undefined;
     const { backup, url } = await action(

@@ -1,4 +1,4 @@
-import { type Command, type Context, findNewest, getTransfer, printJson } from '../command.js';
+import { type Command, type Context, cmd, findNewest, getTransfer, printJson } from '../command.js';
 import { CliError } from '../errors.js';
 import { jsonFlag, verboseFlag, waitIntervalFlag, waitIntervalMs } from '../flags.js';
 import { follow, isFinished } from '../follow.js';
@@ -59,7 +59,7 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
 async function resolveId(ctx: Context): Promise<string> {
   if (ctx.args[0]) return ctx.args[0];
   const newest = await findNewest(ctx, 'backup', () => true);
-  if (!newest) throw new CliError('No backups. Capture one with pgbackups capture');
+  if (!newest) throw new CliError(`No backups. Capture one with ${cmd(ctx, 'capture')}`);
   return newest.id;
 }
 

@@ -201,7 +201,13 @@ describe('pgbackups cancel', () => {
 });
 
 describe('pgbackups delete', () => {
-  const api = () => new FakeApi().on('DELETE', '/v1/apps/:app/backups/:id', { status: 204 });
+  const api = () =>
+    new FakeApi()
+      .on('DELETE', '/v1/apps/:app/backups/:id', { status: 204 })
+      .on('GET', '/v1/apps/:app/transfers/:id', (_r, p) => ({
+        status: 200,
+        body: transfer({ id: p.id as string, num: 5 }),
+      }));
 
   it('asks for the app name first, and deletes nothing when it does not match', async () => {
     const fake = api();
@@ -277,11 +283,15 @@ describe('pgbackups restore', () => {
 
   it('names the backup, the target database and app, and what will be deleted, before asking', async () => {
     const fake = api();
-    // One argument is the BACKUP, as on Heroku: `staging` is not a backup id, so it is refused before any prompt.
+    // One argument is the BACKUP, as on Heroku: `staging` is a database name, so it is refused before any
+    // prompt, with the command that names both.
     expect(await run(fake, ['restore', 'staging'], { stdin: `${APP}\n` })).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('Invalid transfer id "staging"'),
+      stderr: expect.stringContaining(
+        'staging is a database, not a backup: with one argument, restore takes the BACKUP. Name both: pgbackups restore b001 STAGING',
+      ),
     });
+    expect(fake.writes).toEqual([]);
     const ok = await run(fake, ['restore', 'b001', 'staging', '-e', 'pgcrypto, Public.HSTORE'], {
       stdin: `${APP}\n`,
     });

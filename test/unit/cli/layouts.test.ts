@@ -312,7 +312,7 @@ describe('schedules, databases, settings, retention', () => {
     expect(await run(api, ['schedules'])).toEqual({
       code: 0,
       stdout: '',
-      stderr: `No backup schedules found on ⬢ ${APP}\nUse pgbackups schedule to set one up\n`,
+      stderr: `No backup schedules found on ⬢ ${APP}\nUse pgbackups schedule DATABASE --at '02:00 UTC' to set one up\n`,
     });
   });
 
