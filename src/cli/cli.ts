@@ -7,6 +7,7 @@ import { parseAppName } from '../core/names.js';
 import { type FlagSpecs, parseArgs, suggest } from './args.js';
 import { ApiClient, awsSigning, isLoopback, needsSigning, regionFor } from './client.js';
 import { type Command, type Context, parseTransferIdArg } from './command.js';
+import { apps } from './commands/apps.js';
 import { cancel } from './commands/cancel.js';
 import { capture } from './commands/capture.js';
 import { copy } from './commands/copy.js';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   databasesRemove,
   settings,
   retention,
+  apps,
 ];
 
 const GLOBAL_FLAGS: FlagSpecs = {

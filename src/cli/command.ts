@@ -1,7 +1,7 @@
 /** What a command is, and the context and helpers every command shares. */
 import { normaliseDatabaseName } from '../core/names.js';
 import { parseTransferId } from '../core/transfer.js';
-import type { FlagSpecs } from './args.js';
+import { type FlagSpecs, suggest } from './args.js';
 import { type ApiClient, appPath } from './client.js';
 import { CliError, UsageError } from './errors.js';
 import { app as appLabel, isUrlLike } from './format.js';
@@ -150,6 +150,34 @@ export async function confirm(
   if (answer.trim() !== expected) throw new CliError(`Confirmation did not match ${expected}. Aborted.`);
 }
 
+/** The apps the API knows, or undefined when it cannot say (an older API, or IAM not granting GET /v1/apps). */
+export async function knownApps(ctx: Context): Promise<string[] | undefined> {
+  try {
+    return (await ctx.client.get<{ apps: string[] }>('/v1/apps')).apps;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Called when a command found nothing for the app: if the API does not know the app at all (no database, no
+ * transfer), that is a typo in `-a`/PGBACKUPS_APP far more often than an empty app, so it is an error naming the
+ * apps there are. The check costs a request only on these empty answers.
+ */
+export async function requireKnownApp(ctx: Context): Promise<void> {
+  const apps = await knownApps(ctx);
+  if (!apps || apps.includes(ctx.app)) return;
+  const close = suggest(ctx.app, apps);
+  throw new CliError(
+    [
+      `Unknown app ${ctx.app}: it has no databases and no transfers.`,
+      close ? ` Did you mean -a ${close}?` : '',
+      apps.length > 0 ? ` Known apps: ${apps.join(', ')}.` : ' The API knows no apps yet.',
+      ` To start using ${ctx.app}, attach a database: ${cmd(ctx, 'databases:add DATABASE --url -')}`,
+    ].join(''),
+  );
+}
+
 /** Every transfer of the app, newest first, following the API's pages. */
 export async function listAllTransfers(ctx: Context, kind?: string, limit?: number): Promise<TransferJson[]> {
   const all: TransferJson[] = [];
@@ -196,7 +224,10 @@ export async function getTransfer(ctx: Context, id: string, logs = false): Promi
 /** The newest completed backup (url, download and restore default to it), with Heroku's message when none. */
 export async function latestCompletedBackup(ctx: Context): Promise<TransferJson> {
   const t = await findNewest(ctx, 'backup', (b) => b.status === 'completed');
-  if (!t) throw new CliError(`No backups on ${appLabel(ctx.app)}. Capture one with ${cmd(ctx, 'capture')}`);
+  if (!t) {
+    await requireKnownApp(ctx);
+    throw new CliError(`No backups on ${appLabel(ctx.app)}. Capture one with ${cmd(ctx, 'capture')}`);
+  }
   return t;
 }
 
@@ -209,6 +240,7 @@ export async function requireDatabase(ctx: Context, name: string, app = ctx.app)
   const all = await listDatabases(ctx, app);
   const found = all.find((d) => d.name === name);
   if (found) return found;
+  if (all.length === 0) await requireKnownApp(app === ctx.app ? ctx : { ...ctx, app });
   throw new CliError(
     all.length === 0
       ? `${appLabel(app)} has no databases. Attach one with ${cmd(app === ctx.app ? ctx : { appHint: ` -a ${app}` }, 'databases:add DATABASE --url -')}`

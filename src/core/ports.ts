@@ -55,6 +55,12 @@ export interface Catalog {
   listDatabases(app: string, opts?: { includeRemoved?: boolean }): Promise<DatabaseAttachment[]>;
   deleteDatabase(app: string, name: string): Promise<void>;
 
+  /**
+   * Every app that has had a database or a transfer, sorted: an app exists from its first attachment or its
+   * first transfer number (`putDatabase` and `nextTransferNum` record it).
+   */
+  listApps(): Promise<string[]>;
+
   /** Atomically increments the app's transfer counter and returns the new value. */
   nextTransferNum(app: string): Promise<number>;
   /** Creates a transfer; throws ConflictError if that app+num exists. */

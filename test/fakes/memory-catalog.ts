@@ -41,6 +41,10 @@ export class MemoryCatalog implements Catalog {
   async deleteDatabase(app: string, name: string) {
     this.databases.delete(key(app, name));
   }
+  async listApps() {
+    const apps = new Set([...this.counters.keys(), ...[...this.databases.values()].map((d) => d.app)]);
+    return [...apps].sort();
+  }
   async nextTransferNum(app: string) {
     const n = (this.counters.get(app) ?? 0) + 1;
     this.counters.set(app, n);

@@ -33,6 +33,8 @@ import {
 import { CATALOG_TABLE } from './catalog-table-schema.js';
 
 const appKey = (app: string) => `APP#${app}`;
+/** The partition holding one item per app (sk = the app's name). */
+const APPS_KEY = 'APPS';
 const xferKey = (num: number) => `XFER#${String(num).padStart(10, '0')}`;
 const xlogKey = (num: number) => `XLOG#${String(num).padStart(10, '0')}`;
 // Storage bookkeeping, not part of the domain records.
@@ -105,6 +107,21 @@ export class DynamoDbCatalog implements Catalog {
     await this.doc.send(
       new PutCommand({ TableName: this.table, Item: { ...db, pk: appKey(db.app), sk: `DB#${db.name}` } }),
     );
+    await this.recordApp(db.app);
+  }
+
+  /** The app's marker in the `APPS` partition (idempotent), so listing apps is one Query, never a Scan. */
+  private async recordApp(app: string): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk: APPS_KEY, sk: app } }));
+  }
+
+  async listApps(): Promise<string[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': APPS_KEY },
+    });
+    return items.map((i) => String(i.sk)).sort();
   }
 
   async getDatabase(app: string, name: string): Promise<DatabaseAttachment | undefined> {
@@ -141,7 +158,9 @@ export class DynamoDbCatalog implements Catalog {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    return Number(res.Attributes?.transferCount);
+    const num = Number(res.Attributes?.transferCount);
+    if (num === 1) await this.recordApp(app);
+    return num;
   }
 
   async createTransfer(t: Transfer): Promise<void> {

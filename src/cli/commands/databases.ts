@@ -8,6 +8,7 @@ import {
   listDatabases,
   out,
   printJson,
+  requireKnownApp,
 } from '../command.js';
 import { UsageError } from '../errors.js';
 import { confirmFlag, jsonFlag } from '../flags.js';
@@ -32,6 +33,7 @@ export const databases: Command = {
   maxArgs: 0,
   async run(ctx) {
     const list = await listDatabases(ctx);
+    if (list.length === 0) await requireKnownApp(ctx);
     if (ctx.json) printJson(ctx, list);
     else ctx.io.stdout.write(renderDatabases(list, ctx.app));
     return 0;

@@ -1,4 +1,12 @@
-import { type Command, type Context, cmd, findNewest, getTransfer, printJson } from '../command.js';
+import {
+  type Command,
+  type Context,
+  cmd,
+  findNewest,
+  getTransfer,
+  printJson,
+  requireKnownApp,
+} from '../command.js';
 import { CliError } from '../errors.js';
 import { jsonFlag, verboseFlag, waitIntervalFlag, waitIntervalMs } from '../flags.js';
 import { follow, isFinished } from '../follow.js';
@@ -59,6 +67,7 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
 async function resolveId(ctx: Context): Promise<string> {
   if (ctx.args[0]) return ctx.args[0];
   const newest = await findNewest(ctx, 'backup', () => true);
+  if (!newest) await requireKnownApp(ctx);
   if (!newest) throw new CliError(`No backups. Capture one with ${cmd(ctx, 'capture')}`);
   return newest.id;
 }

@@ -1,4 +1,4 @@
-import { type Command, type Context, listAllTransfers, printJson } from '../command.js';
+import { type Command, type Context, listAllTransfers, printJson, requireKnownApp } from '../command.js';
 import { jsonFlag } from '../flags.js';
 import { db, describeSource, describeTarget, formatBytes, formatTime, listStatus, table } from '../format.js';
 import type { TransferJson } from '../types.js';
@@ -67,6 +67,7 @@ export const list: Command = {
   maxArgs: 0,
   async run(ctx: Context) {
     const transfers = await listAllTransfers(ctx);
+    if (transfers.length === 0) await requireKnownApp(ctx);
     if (ctx.json) printJson(ctx, transfers);
     else ctx.io.stdout.write(renderList(transfers, ctx.app));
     return 0;

@@ -1,5 +1,5 @@
 import { appPath } from '../client.js';
-import { action, type Command, cmd, databaseArg, err, printJson } from '../command.js';
+import { action, type Command, cmd, databaseArg, err, printJson, requireKnownApp } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
 import { jsonFlag } from '../flags.js';
 import { app, db } from '../format.js';
@@ -88,6 +88,7 @@ export const schedules: Command = {
       return 0;
     }
     if (list.length === 0) {
+      await requireKnownApp(ctx);
       err(
         ctx,
         `No backup schedules found on ${app(ctx.app)}\nUse ${cmd(ctx, "schedule DATABASE --at '02:00 UTC'")} to set one up`,

@@ -1,0 +1,246 @@
+/**
+ * Heroku habits and the messages around them (issue: "the CLI a Heroku user installs once and never has to
+ * second-guess"): spellings, hidden flags, "did you mean", the app's sources, unknown apps, hints that carry -a,
+ * URL-like arguments, id prefixes, checks before prompts.
+ */
+import { describe, expect, it } from 'vitest';
+import { APP, FakeApi, run, transfer } from './harness.js';
+
+const T = '/v1/apps/:app/transfers';
+const listApi = () =>
+  new FakeApi()
+    .on('GET', T, { status: 200, body: { transfers: [transfer({ id: 'b001', num: 1 })], cursor: null } })
+    .on('GET', '/v1/apps', { status: 200, body: { apps: [APP, 'other-app'] } });
+
+describe("Heroku's spellings", () => {
+  it('runs pg:backups (the list), pg:backups:X, the older pg:backups X form, backups:X and pg:copy', async () => {
+    const plain = await run(listApi(), []);
+    expect(plain.code).toBe(0);
+    for (const argv of [['pg:backups'], ['backups'], ['pg:backups', 'list'], ['pg:backups:list']]) {
+      expect(await run(listApi(), argv), argv.join(' ')).toEqual(plain);
+    }
+    const info = await run(
+      listApi().on('GET', `${T}/:id`, { status: 200, body: transfer({ id: 'b001', num: 1 }) }),
+      ['pg:backups', 'info', 'b001'],
+    );
+    expect(info.stdout).toMatch(/^=== Backup b001\n/);
+    const copy = await run(new FakeApi(), ['pg:copy', 'DATABASE', 'DATABASE']);
+    expect(copy.stderr).toBe(' ›   Error: Cannot copy database onto itself\n');
+  });
+
+  it("accepts the list's hidden Heroku flags and ignores them; other commands still refuse them", async () => {
+    const plain = await run(listApi(), []);
+    const r = await run(listApi(), [
+      'pg:backups',
+      '-v',
+      '-q',
+      '-c',
+      'x',
+      '-o',
+      'f',
+      '--at',
+      '02:00',
+      '--wait-interval',
+      '3',
+    ]);
+    expect(r).toEqual(plain);
+    const refused = await run(listApi(), ['schedules', '-q']);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('Unknown flag -q') });
+  });
+
+  it('suggests the command or flag that was meant', async () => {
+    expect(await run(listApi(), ['captre'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        ' ›   Error: Unknown command: captre. Did you mean pgbackups capture? Run pgbackups help for the list of commands\n',
+    });
+    expect((await run(listApi(), ['pg:backups:restor'])).stderr).toContain('Did you mean pgbackups restore?');
+    expect((await run(listApi(), ['capture', '--wait-intervl', '1'])).stderr).toContain(
+      'Unknown flag --wait-intervl. Did you mean --wait-interval?',
+    );
+    expect((await run(listApi(), ['frobnicate'])).stderr).toBe(
+      ' ›   Error: Unknown command: frobnicate. Run pgbackups help for the list of commands\n',
+    );
+  });
+});
+
+describe('the app', () => {
+  it('comes from -a, else PGBACKUPS_APP, else HEROKU_APP', async () => {
+    const paths = async (argv: string[], env: Record<string, string | undefined>) => {
+      const api = listApi();
+      await run(api, argv, { env });
+      return api.requests[0]?.path;
+    };
+    expect(await paths([], { PGBACKUPS_APP: undefined, HEROKU_APP: 'heroku-app' })).toBe(
+      '/v1/apps/heroku-app/transfers',
+    );
+    expect(await paths([], { PGBACKUPS_APP: 'pg-app', HEROKU_APP: 'heroku-app' })).toBe(
+      '/v1/apps/pg-app/transfers',
+    );
+    expect(await paths(['-a', 'flag-app'], { HEROKU_APP: 'heroku-app' })).toBe('/v1/apps/flag-app/transfers');
+    const none = await run(listApi(), [], { env: { PGBACKUPS_APP: undefined } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('give -a APP, or set PGBACKUPS_APP (HEROKU_APP is read too)');
+  });
+
+  it('may be given before the command, as with the heroku CLI', async () => {
+    const api = listApi().on('POST', '/v1/apps/:app/backups', {
+      status: 202,
+      body: transfer({ id: 'b002', num: 2 }),
+    });
+    const r = await run(api, ['-a', 'other-app', 'capture']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(api.writes[0]?.path).toBe('/v1/apps/other-app/backups');
+  });
+
+  it('is added to every printed command when it is not the environment one, so pasting it works', async () => {
+    const api = listApi()
+      .on('POST', '/v1/apps/:app/backups', {
+        status: 202,
+        body: transfer({ id: 'b002', num: 2, app: 'other-app', status: 'pending' }),
+      })
+      .on('GET', `${T}/:id`, {
+        status: 200,
+        body: transfer({ id: 'b002', num: 2, app: 'other-app', status: 'failed', error: 'boom' }),
+      });
+    const r = await run(api, ['capture', '-a', 'other-app']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Use pgbackups info b002 -a other-app to check progress.');
+    expect(r.stderr).toContain('Stop a running backup with pgbackups cancel b002 -a other-app.');
+    expect(r.stderr).toContain('Run pgbackups info b002 -a other-app for more details.');
+    // The same app as the environment's: no -a, as before.
+    const same = await run(api, ['capture', '-a', APP]);
+    expect(same.stderr).toContain('Use pgbackups info b002 to check progress.');
+  });
+
+  it('that the API does not know is named, with the apps it knows and the closest one', async () => {
+    const api = new FakeApi()
+      .on('GET', T, { status: 200, body: { transfers: [], cursor: null } })
+      .on('GET', '/v1/apps/:app/databases', { status: 200, body: { databases: [] } })
+      .on('GET', '/v1/apps', { status: 200, body: { apps: ['fresh-app', 'other-app'] } });
+    const expected = {
+      code: 1,
+      stdout: '',
+      stderr:
+        ' ›   Error: Unknown app frsh-app: it has no databases and no transfers. Did you mean -a fresh-app? Known apps: fresh-app, other-app. To start using frsh-app, attach a database: pgbackups databases:add DATABASE --url - -a frsh-app\n',
+    };
+    expect(await run(api, ['-a', 'frsh-app'])).toEqual(expected);
+    expect(await run(api, ['databases', '-a', 'frsh-app'])).toEqual(expected);
+    expect((await run(api, ['info', '-a', 'frsh-app'])).stderr).toBe(expected.stderr);
+    // A known app with nothing in it keeps Heroku's "No backups" layout.
+    expect((await run(api, ['-a', 'fresh-app'])).stdout).toContain('No backups. Capture one with');
+  });
+
+  it('apps lists them, one per line, or as JSON', async () => {
+    const api = new FakeApi().on('GET', '/v1/apps', { status: 200, body: { apps: ['a-app', 'b-app'] } });
+    expect(await run(api, ['apps'], { env: { PGBACKUPS_APP: undefined } })).toEqual({
+      code: 0,
+      stdout: '=== Apps\n\n⬢ a-app\n⬢ b-app\n',
+      stderr: '',
+    });
+    expect(JSON.parse((await run(api, ['apps', '--json'])).stdout)).toEqual(['a-app', 'b-app']);
+  });
+});
+
+describe('secrets and pasted URLs', () => {
+  it('refuses a database URL where a name is expected, without echoing it, and with the command that attaches it', async () => {
+    const api = new FakeApi();
+    const r = await run(api, ['copy', 'postgres://me:s3cret@db.example.com/shop', 'STAGING']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.stderr).toContain('Attach it under a name first: pgbackups databases:add NAME --url -');
+    expect(api.requests).toEqual([]);
+    const cap = await run(api, ['capture', 'postgresql://me:s3cret@db/shop', '-a', 'other-app']);
+    expect(cap.stderr).not.toContain('s3cret');
+    expect(cap.stderr).toContain('pgbackups databases:add NAME --url - -a other-app');
+  });
+
+  it('redacts URLs in every message, including the API’s and unknown words', async () => {
+    const api = new FakeApi().on('GET', T, {
+      status: 400,
+      body: { error: { code: 'bad', message: 'cannot reach postgres://u:hunter2@db/x?sslmode=require' } },
+    });
+    const r = await run(api, []);
+    expect(r.stderr).toBe(' ›   Error: cannot reach postgres://u:…@db/x?…\n');
+    const word = await run(api, ['postgres://u:hunter2@db/x']);
+    expect(word.stderr).not.toContain('hunter2');
+  });
+
+  it('says what PGBACKUPS_API_URL was probably meant to be', async () => {
+    const r = await run(listApi(), [], { env: { PGBACKUPS_API_URL: '127.0.0.1:8787' } });
+    expect(r).toMatchObject({ code: 2 });
+    expect(r.stderr).toContain('Did you mean export PGBACKUPS_API_URL=http://127.0.0.1:8787');
+    const aws = await run(listApi(), [], {
+      env: { PGBACKUPS_API_URL: 'abc.execute-api.eu-west-1.amazonaws.com' },
+    });
+    expect(aws.stderr).toContain(
+      'Did you mean export PGBACKUPS_API_URL=https://abc.execute-api.eu-west-1.amazonaws.com',
+    );
+  });
+});
+
+describe('ids and checks before prompts', () => {
+  const b062 = transfer({ id: 'b062', num: 62 });
+  const api = () =>
+    new FakeApi()
+      .on('GET', `${T}/:id`, { status: 200, body: b062 })
+      .on('DELETE', '/v1/apps/:app/backups/:id', { status: 204 })
+      .on('GET', '/v1/apps/:app/databases', {
+        status: 200,
+        body: {
+          databases: [{ name: 'DATABASE', host: 'h', port: 5432, database: 'd', user: 'u', createdAt: '' }],
+        },
+      });
+
+  it('refuses a copy or restore id where a backup is expected, before any request', async () => {
+    for (const argv of [
+      ['delete', 'c062'],
+      ['url', 'r062'],
+      ['download', 'c062'],
+      ['restore', 'other-app::r001'],
+    ]) {
+      const fake = api();
+      const r = await run(fake, argv, { stdin: `${APP}\n` });
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/names a (copy|restore), not a backup: give a backup id such as b0(62|01)/);
+      expect(fake.requests).toEqual([]);
+    }
+  });
+
+  it('refuses an id whose letter is not the transfer’s, in every command that reads one', async () => {
+    const fake = api();
+    const info = await run(fake, ['info', 'a062']);
+    expect(info).toMatchObject({
+      code: 1,
+      stderr: ' ›   Error: a062 does not exist: transfer 062 is b062 (a backup). Use b062\n',
+    });
+    const del = await run(fake, ['delete', 'a062'], { stdin: `${APP}\n` });
+    expect(del.code).toBe(1);
+    expect(del.stderr).not.toContain('Destructive Action');
+    expect(fake.writes).toEqual([]);
+  });
+
+  it("reads another app's backup before the prompt", async () => {
+    const fake = api().on('GET', '/v1/apps/other-app/transfers/:id', {
+      status: 200,
+      body: transfer({ id: 'b001', num: 1, app: 'other-app', status: 'failed' }),
+    });
+    const r = await run(fake, ['restore', 'other-app::b001', 'DATABASE'], { stdin: `${APP}\n` });
+    expect(r).toMatchObject({ code: 1 });
+    expect(r.stderr).toBe(' ›   Error: Backup b001 for ⬢ other-app did not complete successfully (failed)\n');
+    expect(fake.writes).toEqual([]);
+  });
+
+  it('says that no answer came on stdin, and how to confirm without a prompt', async () => {
+    const fake = api();
+    const r = await run(fake, ['delete', 'b062']);
+    expect(r.code).toBe(1);
+    expect(
+      r.stderr.endsWith(
+        ` ›   Error: No answer on stdin; nothing was changed. To proceed without a prompt, pass --confirm ${APP}\n`,
+      ),
+    ).toBe(true);
+    expect(fake.writes).toEqual([]);
+  });
+});
