@@ -3,7 +3,9 @@
  * second-guess"): spellings, hidden flags, "did you mean", the app's sources, unknown apps, hints that carry -a,
  * URL-like arguments, id prefixes, checks before prompts.
  */
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { type HiddenInput, readHiddenLine } from '../../../src/cli/io.js';
 import { APP, FakeApi, run, transfer } from './harness.js';
 
 const T = '/v1/apps/:app/transfers';
@@ -242,5 +244,60 @@ describe('ids and checks before prompts', () => {
       ),
     ).toBe(true);
     expect(fake.writes).toEqual([]);
+  });
+});
+
+describe('secret prompts', () => {
+  it('reads a URL typed at a terminal without echo, and never prints it', async () => {
+    const reads: string[] = [];
+    const api = new FakeApi().on('PUT', '/v1/apps/:app/databases/:name', {
+      status: 201,
+      body: { name: 'DATABASE', host: 'db', port: 5432, database: 'shop', user: 'me', createdAt: '' },
+    });
+    const r = await run(api, ['databases:add', 'DATABASE', '--url', '-'], {
+      tty: true,
+      stdin: 'postgres://me:s3cret@db/shop\n',
+      reads,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(reads).toEqual(['secret']);
+    expect(r.stderr).toContain('Connection URL (postgres://…; not shown as you type): \n');
+    expect(r.stdout + r.stderr).not.toContain('s3cret');
+    expect(api.writes[0]?.body).toEqual({ url: 'postgres://me:s3cret@db/shop' });
+  });
+});
+
+describe('readHiddenLine, the raw-mode reader', () => {
+  /** A terminal's input: a stream with raw mode, recording the modes set. */
+  function terminal() {
+    const stream = new PassThrough() as PassThrough & { isRaw: boolean; setRawMode(raw: boolean): void };
+    const modes: boolean[] = [];
+    stream.isRaw = false;
+    stream.setRawMode = (raw: boolean) => {
+      modes.push(raw);
+      stream.isRaw = raw;
+    };
+    return { stream, modes, input: stream as unknown as HiddenInput };
+  }
+
+  it('reads up to Enter in raw mode (so the terminal echoes nothing), with Backspace, then restores the mode', async () => {
+    const t = terminal();
+    const line = readHiddenLine(t.input);
+    t.stream.write('pa');
+    t.stream.write('sx\u007fs\r');
+    expect(await line).toBe('pass');
+    expect(t.modes).toEqual([true, false]);
+  });
+
+  it('ends at Ctrl-D or end of input, and aborts at Ctrl-C with exit code 130', async () => {
+    const d = terminal();
+    const atEof = readHiddenLine(d.input);
+    d.stream.write('\u0004');
+    expect(await atEof).toBeUndefined();
+    const c = terminal();
+    const interrupted = readHiddenLine(c.input);
+    c.stream.write('secr\u0003');
+    await expect(interrupted).rejects.toMatchObject({ exitCode: 130 });
+    expect(c.modes).toEqual([true, false]);
   });
 });
