@@ -126,6 +126,9 @@ export const download: Command = {
     const removeTmp = () => unlink(tmp).catch(() => {});
     // Ctrl-C must not leave the temporary file behind.
     const unregister = ctx.io.onInterrupt(() => {
+      // End the progress line first, so the shell's prompt does not land on it.
+      ctx.io.stderr.write(ctx.io.stderr.isTTY ? '\r\x1b[K' : '\n');
+      ctx.io.stderr.write(`Download of ${backup.id} stopped; nothing was written.\n`);
       void removeTmp().then(() => process.exit(130));
     });
     let final: string;

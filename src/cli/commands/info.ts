@@ -41,9 +41,11 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
     pairs.push(['Original DB Size', formatBytes(t.sourceBytes)]);
   if (t.kind === 'backup') {
     const size = t.backupBytes ?? t.processedBytes ?? 0;
-    // As on Heroku, the compression figure is shown only once the backup has finished.
+    // Only a completed backup has a whole dump to compare with the database (a failed one has a partial one).
     const compression =
-      isFinished(t) && t.sourceBytes ? ` (${compressionPercent(t.sourceBytes, size)}% compression)` : '';
+      t.status === 'completed' && t.sourceBytes
+        ? ` (${compressionPercent(t.sourceBytes, size)}% compression)`
+        : '';
     pairs.push(['Backup Size', `${formatBytes(size)}${compression}`]);
     if (t.sha256) pairs.push(['SHA-256', t.sha256]);
   } else if (t.processedBytes) {

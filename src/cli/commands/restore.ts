@@ -62,12 +62,13 @@ export function parseExtensionList(raw: string): string[] {
 async function resolveBackup(
   ctx: Context,
   raw: string | undefined,
-): Promise<{ send: string; shown: string; otherApp?: string }> {
+): Promise<{ send: string; shown: string; otherApp?: string; bytes?: number | null }> {
   if (raw === undefined) {
     const latest = await latestCompletedBackup(ctx);
     return {
       send: latest.id,
       shown: `${latest.id} (the newest completed backup, of ${db(latest.database)})`,
+      bytes: latest.backupBytes,
     };
   }
   // `restore DATABASE_URL`: one argument is BACKUP (as on Heroku), but a database name was clearly meant.
@@ -100,9 +101,10 @@ async function resolveBackup(
       send: `${ref.app}::${t.id}`,
       shown: `${t.id} of ${app(ref.app)} (a backup of ${db(t.database)})`,
       otherApp: ref.app,
+      bytes: t.backupBytes,
     };
   }
-  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})` };
+  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})`, bytes: t.backupBytes };
 }
 
 export const restore: Command = {
@@ -179,6 +181,8 @@ export const restore: Command = {
       label: 'Restoring',
       verbose: ctx.flags.verbose === true,
       intervalMs: interval,
+      // The restore reads the dump, whose size is known: the status line shows a percentage.
+      totalBytes: backup.bytes,
     });
   },
 };

@@ -119,8 +119,12 @@ describe('pgbackups capture', () => {
       .on('GET', `${T}/b005`, sequence([{ ...running, logs: [log] }, transfer({ id: 'b005', num: 5 })]));
     const r = await run(api, ['capture'], { tty: true });
     expect(r.code).toBe(0);
+    // Between polls the line is redrawn with the next spinner frame and the time since the backup started.
     expect(r.stderr).toContain(
-      '\r\x1b[JBacking up ⛁ DATABASE to b005... 4.00KB\n2016-10-08 00:00:01 +0000 pg_dump: dumping contents of table "app.people"',
+      '\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠋ 71h 17m\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠙ 71h 17m\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠹ 71h 17m',
+    );
+    expect(r.stderr).toContain(
+      '\r\x1b[JBacking up ⛁ DATABASE to b005... 4.00KB ⠸ 71h 17m\n2016-10-08 00:00:01 +0000 pg_dump: dumping contents of table "app.people"',
     );
     expect(r.stderr.endsWith('\r\x1b[JBacking up ⛁ DATABASE to b005... done\n')).toBe(true);
   });

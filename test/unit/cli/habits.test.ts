@@ -301,3 +301,101 @@ describe('readHiddenLine, the raw-mode reader', () => {
     expect(c.modes).toEqual([true, false]);
   });
 });
+
+describe('progress', () => {
+  const T2 = '/v1/apps/:app/transfers';
+  it('shows a restore’s percentage, the dump’s size being known', async () => {
+    const restoring = transfer({
+      id: 'r002',
+      num: 2,
+      kind: 'restore',
+      status: 'running',
+      database: 'DATABASE',
+      processedBytes: 420,
+    });
+    const api = new FakeApi()
+      .on('GET', `${T2}/b001`, { status: 200, body: transfer({ id: 'b001', num: 1, backupBytes: 1000 }) })
+      .on(
+        'GET',
+        `${T2}/r002`,
+        (() => {
+          let n = 0;
+          return () => ({
+            status: 200,
+            body: n++ === 0 ? restoring : { ...restoring, status: 'completed', processedBytes: 1000 },
+          });
+        })(),
+      )
+      .on('GET', '/v1/apps/:app/databases', {
+        status: 200,
+        body: {
+          databases: [{ name: 'DATABASE', host: 'h', port: 5432, database: 'd', user: 'u', createdAt: '' }],
+        },
+      })
+      .on('POST', '/v1/apps/:app/restores', {
+        status: 202,
+        body: { ...restoring, status: 'pending', processedBytes: 0 },
+      });
+    const r = await run(api, ['restore', 'b001', '--confirm', APP], { tty: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('\r\x1b[JRestoring... 42% 420B/1000B ⠸ 71h 17m');
+    expect(r.stderr.endsWith('\r\x1b[JRestoring... done\n')).toBe(true);
+  });
+
+  it('ends the status line before an error met while following', async () => {
+    const api = new FakeApi()
+      .on('POST', '/v1/apps/:app/backups', {
+        status: 202,
+        body: transfer({ id: 'b005', num: 5, status: 'pending' }),
+      })
+      .on('GET', `${T2}/b005`, {
+        status: 404,
+        body: { error: { code: 'not_found', message: 'b005 was deleted' } },
+      });
+    const plain = await run(api, ['capture']);
+    expect(plain.stderr.endsWith('Backing up ⛁ DATABASE to b005... !\n ›   Error: b005 was deleted\n')).toBe(
+      true,
+    );
+    const tty = await run(api, ['capture'], { tty: true });
+    expect(
+      tty.stderr.endsWith('\r\x1b[JBacking up ⛁ DATABASE to b005... !\n ›   Error: b005 was deleted\n'),
+    ).toBe(true);
+  });
+});
+
+describe('list and info details', () => {
+  it('marks safety backups and says when restores or copies are cut at 10', async () => {
+    const restores = Array.from({ length: 12 }, (_, i) =>
+      transfer({ id: `r${String(i + 10).padStart(3, '0')}`, num: i + 10, kind: 'restore' }),
+    );
+    const api = new FakeApi().on('GET', T, {
+      status: 200,
+      body: {
+        transfers: [transfer({ id: 'b002', num: 2, type: 'safety', database: 'STAGING' }), ...restores],
+        cursor: null,
+      },
+    });
+    const r = await run(api, []);
+    expect(r.stdout).toMatch(/^ b002 .* ⛁ STAGING \(safety backup\)$/m);
+    expect(r.stdout).toContain('\n(the newest 10 of 12 restores; pgbackups list --json lists them all)\n');
+    expect(r.stdout).not.toContain('copies; pgbackups');
+  });
+
+  it('shows no compression figure for a backup that did not complete', async () => {
+    for (const status of ['failed', 'cancelled'] as const) {
+      const api = new FakeApi().on('GET', `${T}/:id`, {
+        status: 200,
+        body: transfer({
+          id: 'b003',
+          num: 3,
+          status,
+          sourceBytes: 1_000_000,
+          backupBytes: null,
+          processedBytes: 5000,
+        }),
+      });
+      const r = await run(api, ['info', 'b003']);
+      expect(r.stdout).toContain('Backup Size:      4.88KB\n');
+    }
+  });
+});
