@@ -21,7 +21,7 @@ import { retention } from './commands/retention.js';
 import { schedule, schedules, unschedule } from './commands/schedule.js';
 import { settings } from './commands/settings.js';
 import { url } from './commands/url.js';
-import { CliError, EXIT, UsageError } from './errors.js';
+import { ApiError, CliError, EXIT, UsageError } from './errors.js';
 import { redactSecrets } from './format.js';
 import type { Io } from './io.js';
 
@@ -186,10 +186,19 @@ export async function createClient(io: Io): Promise<ApiClient> {
   return new ApiClient({ baseUrl: base, fetch: io.fetch, ...aws, userAgent: `pgbackups-cli/${VERSION}` });
 }
 
+/**
+ * The API's messages name the HTTP call and, in brackets, the CLI command that does it
+ * (`Attach one with PUT /v1/apps/x/databases/DATABASE {…} (pgbackups databases:add …)`): a CLI user gets the command.
+ */
+export function preferCliCommand(message: string): string {
+  return message.replace(/\b(?:GET|PUT|POST|DELETE) \/v1\/\S+(?: \{[^}]*\})? \((pgbackups [^)]+)\)/g, '$1');
+}
+
 function reportError(io: Io, e: unknown): number {
   // One place for every message: whatever it quotes, no URL password or presigned query reaches the terminal.
   if (e instanceof CliError) {
-    io.stderr.write(` ›   Error: ${redactSecrets(e.message)}\n`);
+    const message = e instanceof ApiError ? preferCliCommand(e.message) : e.message;
+    io.stderr.write(` ›   Error: ${redactSecrets(message)}\n`);
     if (e instanceof UsageError && e.command) io.stderr.write(` ›   See: pgbackups help ${e.command}\n`);
     return e.exitCode;
   }

@@ -399,3 +399,20 @@ describe('list and info details', () => {
     }
   });
 });
+
+describe('API messages', () => {
+  it('show the CLI command where the API names both its path and the command', async () => {
+    const api = new FakeApi().on('GET', `${T}/:id`, {
+      status: 404,
+      body: {
+        error: {
+          code: 'not_found',
+          message: `Transfer b009 not found for ${APP}. List transfers with GET /v1/apps/${APP}/transfers (pgbackups list -a ${APP})`,
+        },
+      },
+    });
+    expect((await run(api, ['info', 'b009'])).stderr).toBe(
+      ` ›   Error: Transfer b009 not found for ${APP}. List transfers with pgbackups list -a ${APP}\n`,
+    );
+  });
+});
