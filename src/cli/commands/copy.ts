@@ -46,11 +46,11 @@ export const copy: Command = {
     const target = parseDatabaseRef(ctx.args[1] as string, ctx.app, ctx.appHint);
     if (source.ref === target.ref) throw new CliError('Cannot copy database onto itself');
     // Databases of this app are checked (and described) before the prompt; another app's are checked by the API.
-    const where = (r: typeof source) => (r.app === ctx.app ? requireDatabase(ctx, r.name) : undefined);
+    // Both databases are checked (and the target described) before the prompt, another app's too: whoever may
+    // copy from or to it may read its attachments.
+    const where = (r: typeof source) => requireDatabase(ctx, r.name, r.app);
     const [, targetDb] = await Promise.all([where(source), where(target)]);
-    const targetShown = targetDb
-      ? `${db(target.ref)} (${describeDatabase(targetDb)}) of the app ${app(ctx.app)}`
-      : db(target.ref);
+    const targetShown = `${db(target.ref)} (${describeDatabase(targetDb)}) of the app ${app(target.app)}`;
     const safety = ctx.flags['no-safety-backup'] !== true;
     await confirm(ctx, target.name, [
       `This command will remove all data from ${targetShown}.`,

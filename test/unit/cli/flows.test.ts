@@ -426,7 +426,11 @@ describe('pgbackups copy', () => {
   });
 
   it('takes another app as the source, and refuses a copy onto itself or a wrong --confirm', async () => {
-    const fake = api();
+    // The other app's database is checked before the prompt too.
+    const fake = api().on('GET', '/v1/apps/other-app/databases', {
+      status: 200,
+      body: { databases: [{ ...(dbs[0] as object), name: 'DATABASE' }] },
+    });
     expect(await run(fake, ['copy', 'other-app::DATABASE', 'BLUE', '--confirm', 'BLUE'])).toMatchObject({
       code: 0,
     });
@@ -436,6 +440,11 @@ describe('pgbackups copy', () => {
     });
     expect(await run(fake, ['copy', 'RED', 'BLUE', '--confirm', APP])).toMatchObject({ code: 1 });
     expect(fake.writes.map((w) => w.body)).toEqual([{ from: 'other-app::DATABASE', to: 'BLUE' }]);
+    const missing = await run(api(), ['copy', 'other-app::PINK', 'BLUE', '--confirm', 'BLUE']);
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: ' ›   Error: Unknown database: PINK. Valid options are: RED, BLUE\n',
+    });
   });
 });
 
