@@ -474,6 +474,22 @@ describe('pgbackups download', () => {
         raw: opts.status ? 'AccessDenied' : dump,
       });
 
+  it('refuses an existing directory as -o, and a directory it cannot create, before downloading anything', async () => {
+    const fake = api();
+    const r = await run(fake, ['download', '-o', '.'], { cwd: dir });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: ' ›   Error: -o . is a directory: give a file name, for example -o latest.dump\n',
+    });
+    await writeFile(join(dir, 'a-file'), 'x');
+    const bad = await run(fake, ['download', '-o', 'a-file/sub/x.dump'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^ › {3}Error: Cannot create the directory a-file\/sub for -o a-file\/sub\/x\.dump \((ENOTDIR|EEXIST)\)\. Nothing was downloaded/,
+    );
+    expect(fake.requests).toEqual([]);
+  });
+
   it('writes latest.dump, then latest.dump.1, each verified against the recorded SHA-256', async () => {
     const fake = api();
     const r = await run(fake, ['download'], { cwd: dir });
