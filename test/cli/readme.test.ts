@@ -80,7 +80,10 @@ afterAll(async () => {
 });
 
 describe('README quickstart', () => {
-  it('installs pgbackups, then backs up, downloads and restores as written, from outside the repository', async () => {
+  // Its own timeout: a build, an install and a whole session, which a loaded 2-core machine can take minutes for.
+  it('installs pgbackups, then backs up, downloads and restores as written, from outside the repository', {
+    timeout: 300_000,
+  }, async () => {
     const [install, local, session] = await quickstartBlocks();
     expect(local?.trim()).toBe('npm run local');
 
