@@ -35,6 +35,12 @@ export const openApiDocument = {
   paths: {
     '/v1/health': { get: { summary: 'Liveness', responses: { 200: ok('OK') } } },
     '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI document') } } },
+    '/v1/apps': {
+      get: {
+        summary: 'The apps that have a database or a transfer (names only)',
+        responses: { 200: ok('Apps: {"apps": ["example-app"]}') },
+      },
+    },
     '/v1/apps/{app}/databases': {
       parameters: [appParam],
       get: { summary: 'List attached databases', responses: { 200: ok('Databases'), ...errors } },

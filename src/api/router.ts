@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CoreDeps } from '../core/deps.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { parseAppName, splitAppQualified } from '../core/names.js';
+import { listApps } from '../core/use-cases/apps.js';
 import { captureBackup } from '../core/use-cases/capture-backup.js';
 import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
@@ -123,6 +124,8 @@ function routes(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Rou
   return [
     { method: 'GET', pattern: '/v1/health', handler: async () => json(200, { status: 'ok' }) },
     { method: 'GET', pattern: '/v1/openapi.json', handler: async () => json(200, openApiDocument) },
+    // Names only. In AWS it is a route of its own, so IAM can grant it apart from any app's paths.
+    { method: 'GET', pattern: '/v1/apps', handler: async () => json(200, { apps: await listApps(deps) }) },
     {
       method: 'PUT',
       pattern: '/v1/apps/:app/databases/:name',

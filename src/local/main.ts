@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { localNotifier } from '../adapters/local/webhook-notifier.js';
 import { parseCidrList } from '../adapters/net/url-guard.js';
+import { redactSecrets } from '../cli/format.js';
 import { jsonLogger } from '../core/logger.js';
-import { startLocalStack } from './stack.js';
+import { type LocalStack, LocalStartupError, startLocalStack } from './stack.js';
 
 // `npm run local`: configuration comes from the environment, parsed once here.
 const env = z
@@ -48,23 +49,35 @@ function commaList(v: string | undefined): string[] {
 }
 
 const log = jsonLogger({ service: 'pgbackups-local' });
-const stack = await startLocalStack({
-  dataDir: env.data.PGBACKUPS_DATA_DIR,
-  port: env.data.PGBACKUPS_PORT,
-  app: env.data.PGBACKUPS_APP,
-  databaseUrl: env.data.DATABASE_URL,
-  databaseHosts: {
-    allowLoopback: env.data.PGBACKUPS_DB_ALLOW_LOOPBACK === 'true',
-    allowlist: parseCidrList(env.data.PGBACKUPS_DB_HOST_ALLOWLIST),
-  },
-  apiAccess: {
-    hosts: commaList(env.data.PGBACKUPS_ALLOWED_HOSTS),
-    origins: commaList(env.data.PGBACKUPS_ALLOWED_ORIGINS),
-  },
-  log,
-  // Alerts: a log line, and a signed POST when PGBACKUPS_WEBHOOK_URL is set.
-  notifier: localNotifier(process.env, log),
-});
+let stack: LocalStack;
+try {
+  stack = await startLocalStack({
+    dataDir: env.data.PGBACKUPS_DATA_DIR,
+    port: env.data.PGBACKUPS_PORT,
+    app: env.data.PGBACKUPS_APP,
+    databaseUrl: env.data.DATABASE_URL,
+    databaseHosts: {
+      allowLoopback: env.data.PGBACKUPS_DB_ALLOW_LOOPBACK === 'true',
+      allowlist: parseCidrList(env.data.PGBACKUPS_DB_HOST_ALLOWLIST),
+    },
+    apiAccess: {
+      hosts: commaList(env.data.PGBACKUPS_ALLOWED_HOSTS),
+      origins: commaList(env.data.PGBACKUPS_ALLOWED_ORIGINS),
+    },
+    log,
+    // Alerts: a log line, and a signed POST when PGBACKUPS_WEBHOOK_URL is set.
+    notifier: localNotifier(process.env, log),
+  });
+} catch (e) {
+  // Start-up failures a user can fix are said in words; anything else keeps its stack trace for a bug report.
+  const known = e instanceof LocalStartupError;
+  process.stderr.write(
+    `pgbackups local stack could not start: ${redactSecrets((e as Error)?.message ?? String(e))}\n${
+      known ? '' : `${redactSecrets((e as Error)?.stack ?? '')}\n`
+    }`,
+  );
+  process.exit(1);
+}
 
 process.stderr.write(
   `${[

@@ -50,6 +50,27 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     expect(Math.max(...nums)).toBe(22);
   });
 
+  it('lists each app once, sorted, from its first attachment or transfer number', async () => {
+    const before = await catalog.listApps();
+    expect(before).not.toContain('zz-apps-a');
+    await catalog.putDatabase({
+      app: 'zz-apps-b',
+      name: 'DATABASE',
+      secretRef: 'ref',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await catalog.nextTransferNum('zz-apps-a');
+    await catalog.nextTransferNum('zz-apps-a');
+    const after = await catalog.listApps();
+    expect(after.filter((a) => a.startsWith('zz-apps-'))).toEqual(['zz-apps-a', 'zz-apps-b']);
+    expect(after).toEqual([...after].sort());
+    expect(after).toContain('counter-app');
+  });
+
   it('creates a transfer once and refuses a duplicate with a conflict', async () => {
     await catalog.createTransfer(transfer('dup-app', 1));
     await expect(catalog.createTransfer(transfer('dup-app', 1))).rejects.toMatchObject({ code: 'conflict' });

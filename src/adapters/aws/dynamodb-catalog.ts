@@ -34,6 +34,7 @@ import {
 import { CATALOG_TABLE } from './catalog-table-schema.js';
 
 const appKey = (app: string) => `APP#${app}`;
+/** The partition holding one item per app (sk = the app's name). */
 const xferKey = (num: number) => `XFER#${String(num).padStart(10, '0')}`;
 const xlogKey = (num: number) => `XLOG#${String(num).padStart(10, '0')}`;
 // Storage bookkeeping, not part of the domain records.
@@ -100,7 +101,7 @@ export class DynamoDbCatalog implements Catalog {
       ExpressionAttributeValues: { ':apps': APP_INDEX },
       ProjectionExpression: 'gsi1sk',
     });
-    return items.map((i) => String(i.gsi1sk));
+    return items.map((i) => String(i.gsi1sk)).sort();
   }
 
   /** Registers the app in the app index (idempotent; the counter, if any, is untouched). */
@@ -173,7 +174,8 @@ export class DynamoDbCatalog implements Catalog {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    return Number(res.Attributes?.transferCount);
+    const num = Number(res.Attributes?.transferCount);
+    return num;
   }
 
   async createTransfer(t: Transfer): Promise<void> {

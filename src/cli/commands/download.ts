@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, link, mkdir, rename, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,12 +12,13 @@ import {
   action,
   type Command,
   type Context,
+  cmd,
   err,
   getTransfer,
   latestCompletedBackup,
   warn,
 } from '../command.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { app, formatBytes } from '../format.js';
 import type { TransferJson } from '../types.js';
 
@@ -32,6 +33,24 @@ async function freeDefaultName(dir: string): Promise<string> {
   for (let i = 0; ; i++) {
     const candidate = join(dir, i === 0 ? 'latest.dump' : `latest.dump.${i}`);
     if (!(await exists(candidate))) return candidate;
+  }
+}
+
+/** -o must name a file (not an existing directory) in a directory that exists or can be created. */
+async function checkOutput(given: string, output: string): Promise<void> {
+  const st = await stat(output).catch(() => undefined);
+  if (st?.isDirectory()) {
+    throw new UsageError(
+      `-o ${given} is a directory: give a file name, for example -o ${join(given, 'latest.dump')}`,
+    );
+  }
+  try {
+    await mkdir(dirname(output), { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new CliError(
+      `Cannot create the directory ${dirname(given)} for -o ${given} (${code}). Nothing was downloaded; choose a directory you can write to.`,
+    );
   }
 }
 
@@ -92,7 +111,7 @@ async function fetchToFile(
   if (!res.ok || !res.body) {
     const detail = res.body ? (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim() : '';
     throw new CliError(
-      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with pgbackups url ${backup.id}`,
+      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with ${cmd(ctx, `url ${backup.id}`)}`,
     );
   }
   const total = Number(res.headers.get('content-length')) || backup.backupBytes || 0;
@@ -139,9 +158,11 @@ export const download: Command = {
     },
   },
   maxArgs: 1,
-  transferIdArg: true,
+  transferIdArg: 'backup',
   async run(ctx) {
     const output = typeof ctx.flags.output === 'string' ? resolve(ctx.io.cwd, ctx.flags.output) : undefined;
+    // Checked before anything is downloaded: a directory given as -o, or a folder that cannot be made.
+    if (output) await checkOutput(ctx.flags.output as string, output);
     const { backup, url } = await action(
       ctx,
       `Getting backup from ${app(ctx.app)}`,
@@ -162,6 +183,9 @@ export const download: Command = {
     const removeTmp = () => unlink(tmp).catch(() => {});
     // Ctrl-C must not leave the temporary file behind.
     const unregister = ctx.io.onInterrupt(() => {
+      // End the progress line first, so the shell's prompt does not land on it.
+      ctx.io.stderr.write(ctx.io.stderr.isTTY ? '\r\x1b[K' : '\n');
+      ctx.io.stderr.write(`Download of ${backup.id} stopped; nothing was written.\n`);
       void removeTmp().then(() => process.exit(130));
     });
     let final: string;
