@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export interface PgCluster {
-  /** Directory holding initdb, pg_ctl, pg_dump, pg_restore and psql of this installation. */
+  /** Directory holding initdb and pg_ctl of this server (and, for a system install, its client programs). */
   readonly binDir: string;
+  /** Directory holding the psql (and pg_dump, pg_restore) this helper and its callers use: `binDir` by default. */
+  readonly clientBinDir: string;
   readonly port: number;
   /** Password of the `postgres` superuser (TCP connections use scram-sha-256). */
   readonly password: string;
@@ -167,8 +169,16 @@ const FAST_SETTINGS = [
   "log_min_messages = 'warning'",
 ];
 
-export async function startCluster(): Promise<PgCluster> {
-  const binDir = await findPgBinDir();
+export interface StartClusterOptions {
+  /** Where initdb, pg_ctl and postgres are (e.g. a server without client programs). @default findPgBinDir() */
+  readonly serverBinDir?: string;
+  /** Where psql, pg_dump and pg_restore are. @default the server's bin directory */
+  readonly clientBinDir?: string;
+}
+
+export async function startCluster(opts: StartClusterOptions = {}): Promise<PgCluster> {
+  const binDir = opts.serverBinDir ?? (await findPgBinDir());
+  const clientBinDir = opts.clientBinDir ?? binDir;
   const identity = serverIdentity();
   const base = await mkdtemp(join(tempRoot(identity !== undefined), 'pgbackups-pg-'));
   const dataDir = join(base, 'data');
@@ -255,15 +265,17 @@ export async function startCluster(): Promise<PgCluster> {
 
     const cluster: PgCluster = {
       binDir,
+      clientBinDir,
       port,
       password,
       socketDir,
       url: (dbname = 'postgres') =>
         `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(dbname)}`,
-      psql: (db, sql) => runOk(join(binDir, 'psql'), psqlArgs(db), { env: clientEnv, input: sql }),
-      psqlFile: (db, file) => runOk(join(binDir, 'psql'), [...psqlArgs(db), '-f', file], { env: clientEnv }),
+      psql: (db, sql) => runOk(join(clientBinDir, 'psql'), psqlArgs(db), { env: clientEnv, input: sql }),
+      psqlFile: (db, file) =>
+        runOk(join(clientBinDir, 'psql'), [...psqlArgs(db), '-f', file], { env: clientEnv }),
       session: (db) =>
-        openSession(join(binDir, 'psql'), [...psqlArgs(db).filter((a) => a !== '-q'), '-n'], clientEnv),
+        openSession(join(clientBinDir, 'psql'), [...psqlArgs(db).filter((a) => a !== '-q'), '-n'], clientEnv),
       createDatabase: async (name) => {
         await cluster.psql('postgres', `CREATE DATABASE ${quoteIdent(name)}`);
       },
