@@ -60,6 +60,9 @@ export async function buildWorkerBundle(outfile = WORKER_BUNDLE): Promise<void> 
     minify: true,
     plugins: [requireBuiltins],
     sourcemap: 'linked',
+    // Stack traces need file:line, not the sources: with `node --enable-source-maps` (the image's CMD) Node reads
+    // and parses the whole map at every start, and the sources were three quarters of it.
+    sourcesContent: false,
     // Some bundled CommonJS dependencies call require(); an ESM bundle has none of its own.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

@@ -60,7 +60,9 @@ export class LocalProcessRunner implements TaskRunner {
     const passed = Object.fromEntries(
       PASSED_THROUGH.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
     );
-    const child = spawn(process.execPath, [...WORKER_ARGS], {
+    // Extra node flags for local workers only, e.g. `--cpu-prof --cpu-prof-dir=DIR` (not allowed in NODE_OPTIONS).
+    const nodeArgs = process.env.PGBACKUPS_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ...WORKER_ARGS], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
