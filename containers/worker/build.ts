@@ -113,7 +113,10 @@ export function workerBundleIsStale(outfile = WORKER_BUNDLE): boolean {
     return true;
   }
   const checked = [
-    ...inputs.filter((p) => !p.includes('node_modules/')).map((p) => resolve(REPO_ROOT, p)),
+    // Files only: not dependencies, nor the virtual modules of plugins (`builtin:http`).
+    ...inputs
+      .filter((p) => !p.includes('node_modules/') && !/^[a-z-]+:/.test(p))
+      .map((p) => resolve(REPO_ROOT, p)),
     join(REPO_ROOT, 'package-lock.json'),
     fileURLToPath(import.meta.url),
   ];
