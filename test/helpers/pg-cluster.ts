@@ -175,14 +175,20 @@ const FAST_SETTINGS = [
 export interface ClusterOptions {
   /** A server of this major from the version toolchain (test/helpers/pg-toolchain.ts). @default this machine's */
   readonly major?: number;
+  /** Where initdb, pg_ctl and postgres are (e.g. a server without client programs). @default by `major` */
+  readonly serverBinDir?: string;
+  /** Where psql, pg_dump and pg_restore are. @default the server's, else the oldest client that fits */
+  readonly clientBinDir?: string;
 }
 
 export async function startCluster(opts: ClusterOptions = {}): Promise<PgCluster> {
-  const binDir = opts.major === undefined ? await findPgBinDir() : serverBinDirs().get(opts.major);
+  const binDir =
+    opts.serverBinDir ?? (opts.major === undefined ? await findPgBinDir() : serverBinDirs().get(opts.major));
   if (!binDir) throw new Error(`No PostgreSQL ${opts.major} server: run bash .ci/pg-toolchain.sh`);
   const major = opts.major ?? Number(/(\d+)[/]bin[/]?$/.exec(binDir)?.[1] ?? Number.NaN);
   // The cache's servers carry no client programs: use the oldest client that fits (pg_dump ≥ its server).
-  const clientBinDir = existsSync(join(binDir, 'psql')) ? binDir : clientBinDirFor(major);
+  const clientBinDir =
+    opts.clientBinDir ?? (existsSync(join(binDir, 'psql')) ? binDir : clientBinDirFor(major));
   if (!clientBinDir) throw new Error(`No PostgreSQL client ${major} or newer: run bash .ci/pg-toolchain.sh`);
   const identity = serverIdentity();
   const base = await mkdtemp(join(tempRoot(identity !== undefined), 'pgbackups-pg-'));
