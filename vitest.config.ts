@@ -30,6 +30,8 @@ export default defineConfig({
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           testTimeout: 180_000,
+          // Synthesizing the stack once per file (beforeAll) takes seconds, more on a busy machine.
+          hookTimeout: 180_000,
           sequence: { groupOrder: 1 },
         },
       },

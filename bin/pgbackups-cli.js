@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `pgbackups` command: registers tsx in this process, then runs the TypeScript entry point. Resolved from this
-// file's location, so it works from any working directory (`npx pgbackups …`).
+// The `pgbackups` command of the repository (`npm link`, `npm exec pgbackups` inside it): registers tsx in this
+// process, then runs the TypeScript entry point, resolved from this file's location. What users install is the
+// bundle `npm run build:cli` packs (src/cli/build.ts), which needs neither tsx nor this repository.
 import { register } from 'tsx/esm/api';
 
 register();

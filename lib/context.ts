@@ -15,7 +15,8 @@ export interface ContextSettings {
   readonly workerCpu?: number;
   readonly workerMemoryMiB?: number;
   readonly workerEphemeralStorageGiB?: number;
-  readonly scheduledExpirationDays?: number;
+  readonly catalogDeletionProtection?: boolean;
+  readonly databaseHostAllowlist?: string[];
 }
 
 function str(node: Node, key: string): string | undefined {
@@ -55,6 +56,12 @@ function int(node: Node, key: string): number | undefined {
 
 /** Reads and checks the context keys of {@link ContextSettings}. */
 export function readContext(node: Node): ContextSettings {
+  if (node.tryGetContext('scheduledExpirationDays') !== undefined) {
+    throw new Error(
+      'Context scheduledExpirationDays was removed: S3 no longer expires scheduled backups by age (that could ' +
+        'delete a backup the catalog still lists); the daily prune applies retention. Remove the key (docs/deploy.md).',
+    );
+  }
   return {
     vpcId: str(node, 'vpcId'),
     subnetIds: list(node, 'subnetIds'),
@@ -66,6 +73,7 @@ export function readContext(node: Node): ContextSettings {
     workerCpu: int(node, 'workerCpu'),
     workerMemoryMiB: int(node, 'workerMemoryMiB'),
     workerEphemeralStorageGiB: int(node, 'workerEphemeralStorageGiB'),
-    scheduledExpirationDays: int(node, 'scheduledExpirationDays'),
+    catalogDeletionProtection: bool(node, 'catalogDeletionProtection'),
+    databaseHostAllowlist: list(node, 'databaseHostAllowlist'),
   };
 }

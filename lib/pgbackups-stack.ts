@@ -1,13 +1,16 @@
 import { fileURLToPath } from 'node:url';
 import { CfnOutput, Fn, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { Alerts } from './constructs/alerts.js';
 import { Api } from './constructs/api.js';
 import { bundledFunctions, type FunctionFactory } from './constructs/app-function.js';
 import { BackupsBucket, type BackupsBucketProps } from './constructs/backups-bucket.js';
-import { CatalogTable } from './constructs/catalog-table.js';
+import { CatalogTable, type CatalogTableProps } from './constructs/catalog-table.js';
 import { ConnectionSecrets } from './constructs/connection-secrets.js';
+import { DeadLetters, Monitoring } from './constructs/monitoring.js';
 import { Network, type NetworkProps } from './constructs/network.js';
 import { Retention } from './constructs/retention.js';
 import {
@@ -19,6 +22,7 @@ import { TaskEvents } from './constructs/task-events.js';
 import { Watchdog } from './constructs/watchdog.js';
 import { Worker, type WorkerProps } from './constructs/worker.js';
 import { readContext } from './context.js';
+import { acknowledgeWildcardResource } from './nag.js';
 
 /** The repository root: build context of the worker image and base of the Lambda entries. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -49,10 +53,15 @@ export interface PgBackupsStackProps extends StackProps {
     'cpu' | 'memoryMiB' | 'ephemeralStorageGiB' | 'logRetention' | 'containerInsights'
   >;
   /**
-   * Lifecycle of the backups bucket.
-   * @default - DESIGN §6 backstops (context: scheduledExpirationDays)
+   * The backups bucket: access logs, or a bucket and key retained by an earlier stack to adopt.
+   * @default - a new bucket and key, lifecycle from src/core/retention.ts (BUCKET_LIFECYCLE)
    */
   readonly backups?: BackupsBucketProps;
+  /**
+   * The catalog table: deletion protection, or a table retained by an earlier stack to adopt.
+   * @default - a new table, deletion protection off (context: catalogDeletionProtection)
+   */
+  readonly catalog?: CatalogTableProps;
   /**
    * Email subscribed to the alerts topic.
    * @default - none (context: alertEmail)
@@ -63,6 +72,12 @@ export interface PgBackupsStackProps extends StackProps {
    * @default 'pgbackups' (context: secretsPrefix)
    */
   readonly secretsPrefix?: string;
+  /**
+   * CIDRs of private addresses tenants' databases may have (`10.0.0.0/16`, `fd12::/48`); other private, loopback,
+   * link-local and metadata addresses are refused at attach and at connect (src/adapters/net/url-guard.ts).
+   * @default - the CIDR of the VPC this stack creates; none for an existing VPC (context: databaseHostAllowlist)
+   */
+  readonly databaseHostAllowlist?: readonly string[];
 }
 
 /**
@@ -81,17 +96,20 @@ export class PgBackupsStack extends Stack {
   public readonly watchdog: Watchdog;
   public readonly alerts: Alerts;
   public readonly secrets: ConnectionSecrets;
+  public readonly deadLetters: DeadLetters;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PgBackupsStackProps = {}) {
     super(scope, id, { description: 'pgbackups: logical PostgreSQL backups (Heroku PGBackups)', ...props });
     const ctx = readContext(this.node);
     const functions = props.functions ?? bundledFunctions(REPO_ROOT);
 
-    this.catalog = new CatalogTable(this, 'Catalog');
-    this.backups = new BackupsBucket(this, 'Backups', {
-      scheduledExpirationDays: ctx.scheduledExpirationDays,
-      ...props.backups,
+    this.catalog = new CatalogTable(this, 'Catalog', {
+      deletionProtection: ctx.catalogDeletionProtection,
+      ...props.catalog,
     });
+    this.backups = new BackupsBucket(this, 'Backups', props.backups);
+    this.deadLetters = new DeadLetters(this, 'DeadLetters');
     this.secrets = new ConnectionSecrets(this, 'ConnectionSecrets', {
       prefix: props.secretsPrefix ?? ctx.secretsPrefix,
     });
@@ -104,6 +122,11 @@ export class PgBackupsStack extends Stack {
       databaseSecurityGroupIds: ctx.databaseSecurityGroupIds,
       ...props.network,
     });
+    const hostAllowlist = (
+      props.databaseHostAllowlist ??
+      ctx.databaseHostAllowlist ??
+      (this.network.vpc instanceof ec2.Vpc ? [this.network.vpc.vpcCidrBlock] : [])
+    ).join(',');
     this.worker = new Worker(this, 'Worker', {
       vpc: this.network.vpc,
       repoRoot: REPO_ROOT,
@@ -117,6 +140,7 @@ export class PgBackupsStack extends Stack {
       environment: {
         PGBACKUPS_TABLE: this.catalog.table.tableName,
         PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
+        PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
       },
     });
 
@@ -135,9 +159,11 @@ export class PgBackupsStack extends Stack {
       PGBACKUPS_SECRETS_PREFIX: this.secrets.prefix,
       PGBACKUPS_SCHEDULE_GROUP: Lazy.string({ produce: () => this.schedules.group.scheduleGroupName }),
       PGBACKUPS_SCHEDULER_ROLE_ARN: Lazy.string({ produce: () => this.schedules.schedulerRole.roleArn }),
+      PGBACKUPS_DEAD_LETTER_QUEUE_ARN: this.deadLetters.queue.queueArn,
       PGBACKUPS_SCHEDULED_CAPTURE_ARN: scheduledCaptureFunctionArn(this),
       PGBACKUPS_ALERTS_TOPIC_ARN: this.alerts.topic.topicArn,
       PGBACKUPS_EVENT_BUS: 'default',
+      PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
     };
 
     this.api = new Api(this, 'Api', { functions, environment });
@@ -145,16 +171,32 @@ export class PgBackupsStack extends Stack {
       functions,
       environment,
       functionName: scheduledCaptureFunctionName(this),
+      deadLetterQueue: this.deadLetters.queue,
     });
+    const deadLetterQueue = this.deadLetters.queue;
     this.taskEvents = new TaskEvents(this, 'TaskEvents', {
       functions,
       environment,
       cluster: this.worker.cluster,
+      deadLetterQueue,
     });
-    this.retention = new Retention(this, 'Retention', { functions, environment });
-    this.watchdog = new Watchdog(this, 'Watchdog', { functions, environment });
+    this.retention = new Retention(this, 'Retention', { functions, environment, deadLetterQueue });
+    this.watchdog = new Watchdog(this, 'Watchdog', { functions, environment, deadLetterQueue });
 
     this.grantLeastPrivilege();
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      topic: this.alerts.topic,
+      httpApi: this.api.httpApi,
+      deadLetters: this.deadLetters.queue,
+      functions: {
+        Api: this.api.handler,
+        ScheduledCapture: this.schedules.captureFunction,
+        TaskEvents: this.taskEvents.handler,
+        Prune: this.retention.handler,
+        Watchdog: this.watchdog.handler,
+      },
+    });
 
     new CfnOutput(this, 'ApiUrl', {
       value: this.api.url,
@@ -162,6 +204,9 @@ export class PgBackupsStack extends Stack {
     });
     new CfnOutput(this, 'BackupsBucketName', { value: this.backups.bucket.bucketName });
     new CfnOutput(this, 'AlertsTopicArn', { value: this.alerts.topic.topicArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
+    new CfnOutput(this, 'CatalogTableName', { value: this.catalog.table.tableName });
+    new CfnOutput(this, 'BackupsKeyArn', { value: this.backups.key.keyArn });
   }
 
   /** Who may do what: each function and the worker get only the actions their use cases need. */
@@ -189,14 +234,35 @@ export class PgBackupsStack extends Stack {
       's3:DeleteObject',
     );
     this.secrets.grantRead(taskRole);
+    // With s3:ListBucket, S3 answers a missing key with 404 (reported as "missing"), not 403.
+    this.backups.grantList(taskRole);
 
     // API: attaches databases (writes secrets), starts and cancels transfers, presigns downloads, deletes backups,
     // and keeps EventBridge schedules in step with the catalog.
     this.secrets.grantWrite(api);
     this.backups.grantObjects(api, 's3:GetObject', 's3:DeleteObject');
+    this.backups.grantList(api);
     this.worker.grantRunTasks(api);
     this.worker.grantManageTasks(api);
     this.schedules.grantManageSchedules(api);
+    // Cross-app access (src/adapters/aws/iam-app-access.ts): IAM is asked whether the caller's user or role may
+    // invoke the other app's routes; an assumed-role session is looked up as its role.
+    const iamArn = (resource: string) =>
+      Stack.of(this).formatArn({ service: 'iam', region: '', resource, resourceName: '*' });
+    api.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:SimulatePrincipalPolicy'],
+        resources: [iamArn('user'), iamArn('role')],
+      }),
+    );
+    api.addToRolePolicy(new iam.PolicyStatement({ actions: ['iam:GetRole'], resources: [iamArn('role')] }));
+    for (const resource of [iamArn('user'), iamArn('role')]) {
+      acknowledgeWildcardResource(
+        api,
+        resource,
+        'Any user or role of the account may call the API; which one is known only per request',
+      );
+    }
 
     // Scheduled capture and watchdog start captures; a capture may expire the oldest backup past a limit. The
     // watchdog also checks whether a stuck transfer's task is alive and stops it.

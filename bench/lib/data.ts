@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { PgCluster } from '../../test/helpers/pg-cluster.js';
-import { run } from '../../test/helpers/pg-cluster.js';
+import { findPgBinDir, run } from '../../test/helpers/pg-cluster.js';
 
 const CREATE = `CREATE TABLE public.events (
   id bigint NOT NULL,
@@ -64,7 +64,7 @@ export async function buildRealistic(cluster: PgCluster, db: string, sizeMb: num
 export async function buildPgbench(cluster: PgCluster, db: string, scale: number): Promise<number> {
   await cluster.createDatabase(db);
   const r = await run(
-    join(cluster.binDir, 'pgbench'),
+    join(await findPgBinDir(), 'pgbench'),
     ['-i', '-q', '-s', String(scale), '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', db],
     { env: { PATH: process.env.PATH, PGPASSWORD: cluster.password } },
   );

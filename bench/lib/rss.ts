@@ -1,9 +1,10 @@
 /**
  * Peak resident memory of the local stack's worker processes (children of this process running
- * containers/worker/main.ts) and of their own children (pg_dump, pg_restore, psql), from /proc/<pid>/status
+ * the worker bundle, dist/worker.mjs) and of their own children (pg_dump, pg_restore, psql), from /proc/<pid>/status
  * VmHWM — the kernel's high-water mark, so sampling only has to catch each process before it exits.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { WORKER_ENTRY } from '../../src/adapters/local/process-runner.js';
 
 function childrenOf(pid: number): number[] {
   const out: number[] = [];
@@ -99,7 +100,7 @@ export class RssSampler {
     for (const pid of childrenOf(process.pid)) {
       if (!this.workerPids.has(pid)) {
         const cmd = read(`/proc/${pid}/cmdline`) ?? '';
-        if (!cmd.includes('containers/worker/main.ts')) continue;
+        if (!cmd.includes(WORKER_ENTRY)) continue;
         this.workerPids.add(pid);
       }
       const w = hwm(pid);
@@ -147,6 +148,6 @@ export function liveWorkers(): number[] {
   return childrenOf(process.pid).filter((pid) => {
     const cmd = read(`/proc/${pid}/cmdline`) ?? '';
     const state = /State:\s+(\S)/.exec(read(`/proc/${pid}/status`) ?? '')?.[1];
-    return cmd.includes('containers/worker/main.ts') && state !== 'Z';
+    return cmd.includes(WORKER_ENTRY) && state !== 'Z';
   });
 }

@@ -11,10 +11,11 @@ import { DynamoDbCatalog } from '../../src/adapters/aws/dynamodb-catalog.js';
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
 import { SecretsManagerSecrets } from '../../src/adapters/aws/secrets-manager-secrets.js';
 import { FileSecrets } from '../../src/adapters/local/file-secrets.js';
-import { openGuardedUrl } from '../../src/adapters/net/url-guard.js';
-import { parseWorkerEnv } from '../../src/config/worker-env.js';
+import { databaseHostGuard, openGuardedUrl } from '../../src/adapters/net/url-guard.js';
+import { parseWorkerEnv, workerHostPolicy } from '../../src/config/worker-env.js';
 import { errorMessage, jsonLogger } from '../../src/core/logger.js';
 import { systemClock } from '../../src/core/ports.js';
+import { parseBinDirs } from '../../src/worker/pg-clients.js';
 import { runTransfer } from '../../src/worker/run-transfer.js';
 
 const log = jsonLogger({ service: 'pgbackups-worker' });
@@ -37,6 +38,8 @@ async function main(): Promise<number> {
       ? new FileSecrets(env.PGBACKUPS_SECRETS_DIR)
       : new SecretsManagerSecrets({ client: new SecretsManagerClient({ region }) }),
     clock: systemClock,
+    // Database hosts are checked again at every connect, on the addresses resolved then.
+    databaseHosts: databaseHostGuard(workerHostPolicy(env)),
     log: log.child({ app: env.PGBACKUPS_APP, num: env.PGBACKUPS_TRANSFER_NUM }),
   };
 
@@ -53,6 +56,7 @@ async function main(): Promise<number> {
     abort.signal,
     {
       progressIntervalMs: env.PGBACKUPS_PROGRESS_INTERVAL_MS,
+      pgBinDirs: parseBinDirs(env.PGBACKUPS_PG_BINDIRS),
       // Restores from a URL go through the SSRF guard again here, at connect time and on every redirect.
       openUrl: (url, signal) => openGuardedUrl(url, { signal }),
     },

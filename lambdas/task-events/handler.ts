@@ -1,6 +1,7 @@
 import type { EventBridgeEvent } from 'aws-lambda';
 import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
 import { stoppedWorkerFromEvent } from '../../src/adapters/aws/ecs-task-runner.js';
+import { METRIC_WORKERS_STOPPED_ABNORMALLY, metricFields } from '../../src/core/metrics.js';
 import { reconcileStoppedTask } from '../../src/core/use-cases/transfers.js';
 
 // Built once per cold start and reused by every invocation (DESIGN §1).
@@ -15,6 +16,15 @@ export const handler = async (event: EventBridgeEvent<'ECS Task State Change', u
   if (!stopped) {
     deps.log.info('task event ignored', { id: event.id });
     return;
+  }
+  if (stopped.exitCode !== 0) {
+    deps.log.warn('worker task stopped abnormally', {
+      app: stopped.app,
+      num: stopped.num,
+      exitCode: stopped.exitCode,
+      reason: stopped.reason,
+      ...metricFields(METRIC_WORKERS_STOPPED_ABNORMALLY, deps.clock.now()),
+    });
   }
   await reconcileStoppedTask(deps, stopped);
 };

@@ -1,4 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -6,6 +7,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { openApiDocument } from '../../src/api/openapi.js';
+import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 import type { FunctionFactory } from './app-function.js';
 
 /** The routes of DESIGN §4 (HTTPS API v1). */
@@ -15,6 +17,31 @@ export const API_ROUTES: ReadonlyArray<{ readonly method: apigw.HttpMethod; read
       .filter((k) => k !== 'parameters')
       .map((method) => ({ method: method.toUpperCase() as apigw.HttpMethod, path })),
   );
+
+/**
+ * The access-log line of the HTTP API: JSON, built only from the `$context` variables API Gateway documents for
+ * HTTP APIs (test/infra/http-api-context-variables.ts holds that list; a REST-only variable such as
+ * `$context.resourcePath` makes stage creation fail and the first deploy roll back). Caller identity is the IAM
+ * principal, never a secret: SigV4 signatures are not logged.
+ */
+export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
+  requestId: '$context.requestId',
+  requestTime: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  caller: '$context.identity.caller',
+  userArn: '$context.identity.userArn',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  protocol: '$context.protocol',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  error: '$context.error.message',
+};
 
 /** Props of {@link Api}. */
 export interface ApiProps {
@@ -63,16 +90,24 @@ export class Api extends Construct {
     for (const route of API_ROUTES) {
       this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration });
     }
+    acknowledgeGuard(this.httpApi, {
+      lambda_function_public_access_prohibited_check:
+        'The one invoke permission names apigateway.amazonaws.com and this API as SourceArn (test/infra checks it); the rule cannot evaluate the joined ARN',
+    });
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    acknowledgeLogGroup(accessLogs);
     this.stage = new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.httpApi,
       stageName: '$default',
       autoDeploy: true,
       throttle: { rateLimit: props.throttleRateLimit ?? 50, burstLimit: props.throttleBurstLimit ?? 100 },
-      accessLogSettings: { destination: new apigw.LogGroupLogDestination(accessLogs) },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
+      },
     });
     this.url = this.stage.url;
   }

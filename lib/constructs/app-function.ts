@@ -3,7 +3,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 
 /** What every pgbackups function has in common; the factory decides how its code is built. */
 export interface AppFunctionProps {
@@ -31,6 +33,12 @@ export interface AppFunctionProps {
    * @default logs.RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Where an asynchronous invocation goes once Lambda's retries are spent (functions invoked by EventBridge or
+   * Scheduler). Invocations through the API are synchronous and do not use it.
+   * @default - none
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /** Builds one function. The default bundles TypeScript with the local esbuild; tests swap in inline code. */
@@ -45,6 +53,7 @@ function commonParts(scope: Construct, id: string, props: AppFunctionProps) {
     retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     removalPolicy: RemovalPolicy.DESTROY,
   });
+  acknowledgeLogGroup(logGroup);
   const role = new iam.Role(scope, `${id}Role`, {
     assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     description: `Execution role of ${props.description}`,
@@ -66,10 +75,17 @@ function commonParts(scope: Construct, id: string, props: AppFunctionProps) {
     environment: { ...props.environment },
     timeout: props.timeout ?? Duration.seconds(30),
     memorySize: props.memorySize ?? 512,
+    deadLetterQueue: props.deadLetterQueue,
+    // Lambda's own retries of an asynchronous invocation whose handler threw.
+    retryAttempts: props.deadLetterQueue ? 2 : undefined,
   };
 }
 
 function acknowledgeRuntime<F extends lambda.Function>(fn: F): F {
+  acknowledgeGuard(fn, {
+    lambda_inside_vpc_check:
+      'The functions call only AWS APIs (DynamoDB, S3, ECS, Scheduler, SNS, Secrets Manager) over TLS with IAM; in a VPC they would need a NAT gateway or interface endpoints (docs/deploy.md prices them) and gain nothing',
+  });
   Validations.of(fn).acknowledge({
     id: 'AwsSolutions-L1',
     reason:
@@ -79,8 +95,10 @@ function acknowledgeRuntime<F extends lambda.Function>(fn: F): F {
 }
 
 /**
- * Creates a {@link FunctionFactory} that bundles `entry` (resolved under `repoRoot`) with esbuild as one ESM file.
- * `@aws-sdk/*` is left to the Node 22 runtime, which ships SDK v3.
+ * Creates a {@link FunctionFactory} that bundles `entry` (resolved under `repoRoot`) with esbuild as one ESM file,
+ * AWS SDK included: the functions run the SDK versions package-lock.json pins and the tests exercise, not whatever
+ * version the runtime happens to ship (it changes under a deployed function without notice). The cost is a larger
+ * bundle (test/infra/lambda-bundles.test.ts reports the sizes) and a slightly longer cold start.
  */
 export function bundledFunctions(repoRoot: string): FunctionFactory {
   return (scope, id, props) =>
@@ -99,7 +117,8 @@ export function bundledFunctions(repoRoot: string): FunctionFactory {
           minify: true,
           sourceMap: true,
           mainFields: ['module', 'main'],
-          externalModules: ['@aws-sdk/*'],
+          // Nothing external: the runtime's own SDK copy is never used.
+          externalModules: [],
           // Some CommonJS dependencies call require(); ESM output needs it defined.
           banner:
             "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

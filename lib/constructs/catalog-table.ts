@@ -14,30 +14,49 @@ export interface CatalogTableProps {
    */
   readonly encryptionKey?: kms.IKey;
   /**
-   * What happens to the table when the stack is deleted.
-   * @default RemovalPolicy.RETAIN
+   * What happens to the table when the stack is deleted or replaces it.
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE (kept, except when the deploy that created it rolls back)
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * DynamoDB deletion protection. Off by default because it also blocks the rollback of a failed first deploy,
+   * leaving a table that makes the retry fail; the removal policy already keeps the table when the stack goes.
+   * Turn it on once the first deploy has succeeded if you want to guard against deletes outside CloudFormation.
+   * @default false
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * Adopt the catalog table a deleted stack left behind (same key schema and index), instead of creating one.
+   * @default - a new table
+   */
+  readonly existingTableName?: string;
 }
 
 /**
  * The catalog: apps, databases, transfers, schedules and logs in one DynamoDB table whose keys come from
- * {@link CATALOG_TABLE}, the schema the local stack also uses. On demand, point-in-time recovery, deletion
- * protection and KMS encryption.
+ * {@link CATALOG_TABLE}, the schema the local stack also uses. On demand, point-in-time recovery and KMS
+ * encryption; retained when the stack is deleted, removed when the deploy that created it rolls back.
  */
 export class CatalogTable extends Construct {
   /** The table; grant access with `grantReadWriteData`. */
-  public readonly table: dynamodb.TableV2;
+  public readonly table: dynamodb.ITableV2;
 
   constructor(scope: Construct, id: string, props: CatalogTableProps = {}) {
     super(scope, id);
+    if (props.existingTableName) {
+      this.table = dynamodb.TableV2.fromTableAttributes(this, 'Table', {
+        tableName: props.existingTableName,
+        encryptionKey: props.encryptionKey,
+      });
+      return;
+    }
     const key = (name: string) => ({ name, type: dynamodb.AttributeType.STRING });
     this.table = new dynamodb.TableV2(this, 'Table', {
       partitionKey: key(CATALOG_TABLE.partitionKey),
       sortKey: key(CATALOG_TABLE.sortKey),
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
+      deletionProtection: props.deletionProtection ?? false,
       encryption: props.encryptionKey
         ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
         : dynamodb.TableEncryptionV2.awsManagedKey(),
@@ -48,7 +67,7 @@ export class CatalogTable extends Construct {
           sortKey: key(CATALOG_TABLE.gsi1.sortKey),
         },
       ],
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
   }
 

@@ -1,7 +1,8 @@
-import { Fn, RemovalPolicy } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 
 /** Props of {@link Network}. Give `vpcId` and `subnetIds` to use an existing VPC; nothing is looked up at synth. */
 export interface NetworkProps {
@@ -78,21 +79,32 @@ export class Network extends Construct {
         // Public subnets and public task IPs instead of a NAT gateway (~$33/month idle); the task's security group
         // accepts no inbound traffic.
         natGateways: 0,
-        subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+        // Tasks get a public IP from RunTask (assignPublicIp); nothing else should get one by default.
+        subnetConfiguration: [
+          { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
+        ],
         gatewayEndpoints: {
           S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
           DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
         },
         restrictDefaultSecurityGroup: true,
       });
-      vpc.addFlowLog('FlowLogs', {
-        destination: ec2.FlowLogDestination.toCloudWatchLogs(
-          new logs.LogGroup(this, 'FlowLogsGroup', {
-            retention: logs.RetentionDays.ONE_MONTH,
-            removalPolicy: RemovalPolicy.DESTROY,
-          }),
-        ),
+      const flowLogs = new logs.LogGroup(this, 'FlowLogsGroup', {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
       });
+      acknowledgeLogGroup(flowLogs);
+      // CDK's own function that strips the default security group's rules (restrictDefaultSecurityGroup).
+      const restrictDefaultSg = Stack.of(this).node.tryFindChild(
+        'Custom::VpcRestrictDefaultSGCustomResourceProvider',
+      );
+      if (restrictDefaultSg) {
+        acknowledgeGuard(restrictDefaultSg, {
+          lambda_inside_vpc_check:
+            'CDK custom resource that runs once per deploy and calls only the EC2 API to remove the default security group rules',
+        });
+      }
+      vpc.addFlowLog('FlowLogs', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs) });
       this.vpc = vpc;
       this.subnetIds = vpc.publicSubnets.map((s) => s.subnetId);
       this.assignPublicIp = props.assignPublicIp ?? true;

@@ -1,7 +1,8 @@
-import type { Duration } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionFactory } from './app-function.js';
 
@@ -19,6 +20,8 @@ export interface PeriodicFunctionProps {
   readonly schedule: events.Schedule;
   /** Function timeout. */
   readonly timeout: Duration;
+  /** Receives a run EventBridge could not deliver, or whose handler failed after Lambda's retries. */
+  readonly deadLetterQueue: sqs.IQueue;
 }
 
 /** A function run on a fixed UTC schedule by an EventBridge rule (the base of retention and watchdog). */
@@ -33,11 +36,18 @@ export class PeriodicFunction extends Construct {
       description: props.description,
       environment: props.environment,
       timeout: props.timeout,
+      deadLetterQueue: props.deadLetterQueue,
     });
     this.rule = new events.Rule(this, 'Schedule', {
       description: props.description,
       schedule: props.schedule,
-      targets: [new targets.LambdaFunction(this.handler, { retryAttempts: 2 })],
+      targets: [
+        new targets.LambdaFunction(this.handler, {
+          retryAttempts: 2,
+          maxEventAge: Duration.hours(1),
+          deadLetterQueue: props.deadLetterQueue,
+        }),
+      ],
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FunctionFactory } from './app-function.js';
 import { PeriodicFunction } from './periodic-function.js';
@@ -8,6 +9,8 @@ import { PeriodicFunction } from './periodic-function.js';
 export interface RetentionProps {
   /** Builds the prune function. */
   readonly functions: FunctionFactory;
+  /** Receives runs that could not be delivered or failed after retries. */
+  readonly deadLetterQueue: sqs.IQueue;
   /** Environment of the prune function. */
   readonly environment: Readonly<Record<string, string>>;
   /**
@@ -28,6 +31,7 @@ export class Retention extends PeriodicFunction {
       entry: 'lambdas/prune/handler.ts',
       description: 'pgbackups prune (daily retention)',
       environment: props.environment,
+      deadLetterQueue: props.deadLetterQueue,
       schedule: events.Schedule.cron({ minute: '17', hour: String(props.hourUtc ?? 4) }),
       timeout: Duration.minutes(15),
     });

@@ -1,7 +1,8 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { acknowledgeWildcardResource } from '../nag.js';
 import type { FunctionFactory } from './app-function.js';
@@ -17,6 +18,8 @@ export interface SchedulesProps {
    * without a dependency cycle; see {@link scheduledCaptureFunctionName}.
    */
   readonly functionName: string;
+  /** Where Scheduler sends an invocation it gave up on; each schedule names it (EventBridgeSchedulerAdapter). */
+  readonly deadLetterQueue: sqs.IQueue;
 }
 
 /** The name {@link Schedules} gives its function in `stack` (≤ 64 characters). */
@@ -47,12 +50,15 @@ export class Schedules extends Construct {
   constructor(scope: Construct, id: string, props: SchedulesProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.group = new scheduler.ScheduleGroup(this, 'Group', {});
+    // Deleted with the stack (and so with every schedule in it; CDK's default would retain it, and a retained group
+    // both blocks the next deploy, its name being fixed, and keeps firing at a deleted function).
+    this.group = new scheduler.ScheduleGroup(this, 'Group', { removalPolicy: RemovalPolicy.DESTROY });
     this.captureFunction = props.functions(this, 'CaptureFunction', {
       entry: 'lambdas/scheduled-capture/handler.ts',
       description: 'pgbackups scheduled capture (invoked by EventBridge Scheduler)',
       environment: props.environment,
       functionName: props.functionName,
+      deadLetterQueue: props.deadLetterQueue,
     });
     this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
       description: 'Assumed by EventBridge Scheduler to invoke the pgbackups scheduled-capture function',
@@ -68,6 +74,7 @@ export class Schedules extends Construct {
         resources: [this.captureFunction.functionArn],
       }),
     );
+    props.deadLetterQueue.grantSendMessages(this.schedulerRole);
   }
 
   /** Lets `grantee` create, update and delete schedules in the group, and hand them the scheduler role. */

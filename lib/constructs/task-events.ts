@@ -3,6 +3,7 @@ import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { FunctionFactory } from './app-function.js';
 
@@ -14,6 +15,8 @@ export interface TaskEventsProps {
   readonly environment: Readonly<Record<string, string>>;
   /** The worker's cluster; only its tasks' events are delivered. */
   readonly cluster: ecs.ICluster;
+  /** Receives events that could not be delivered or whose handling failed after retries. */
+  readonly deadLetterQueue: sqs.IQueue;
 }
 
 /**
@@ -31,6 +34,7 @@ export class TaskEvents extends Construct {
       entry: 'lambdas/task-events/handler.ts',
       description: 'pgbackups ECS task-state events: marks transfers of dead workers failed',
       environment: props.environment,
+      deadLetterQueue: props.deadLetterQueue,
     });
     this.rule = new events.Rule(this, 'TaskStopped', {
       description: 'pgbackups worker task stopped',
@@ -40,7 +44,11 @@ export class TaskEvents extends Construct {
         detail: { clusterArn: [props.cluster.clusterArn], lastStatus: ['STOPPED'] },
       },
       targets: [
-        new targets.LambdaFunction(this.handler, { retryAttempts: 8, maxEventAge: Duration.hours(6) }),
+        new targets.LambdaFunction(this.handler, {
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+          deadLetterQueue: props.deadLetterQueue,
+        }),
       ],
     });
   }

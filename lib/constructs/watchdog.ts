@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FunctionFactory } from './app-function.js';
 import { PeriodicFunction } from './periodic-function.js';
@@ -8,6 +9,8 @@ import { PeriodicFunction } from './periodic-function.js';
 export interface WatchdogProps {
   /** Builds the watchdog function. */
   readonly functions: FunctionFactory;
+  /** Receives runs that could not be delivered or failed after retries. */
+  readonly deadLetterQueue: sqs.IQueue;
   /** Environment of the watchdog function. */
   readonly environment: Readonly<Record<string, string>>;
   /**
@@ -28,6 +31,7 @@ export class Watchdog extends PeriodicFunction {
       entry: 'lambdas/watchdog/handler.ts',
       description: 'pgbackups watchdog (missed schedules, stuck transfers)',
       environment: props.environment,
+      deadLetterQueue: props.deadLetterQueue,
       schedule: events.Schedule.rate(props.interval ?? Duration.hours(1)),
       timeout: Duration.minutes(5),
     });

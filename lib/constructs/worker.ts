@@ -5,7 +5,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acknowledgeWildcardResource } from '../nag.js';
+import { acknowledgeGuard, acknowledgeLogGroup, acknowledgeWildcardResource } from '../nag.js';
 
 /** Name of the worker container: RunTask overrides and the task-events handler find it by this name. */
 export const WORKER_CONTAINER_NAME = 'worker';
@@ -80,6 +80,7 @@ export class Worker extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    acknowledgeLogGroup(this.logGroup);
     this.container = this.taskDefinition.addContainer(WORKER_CONTAINER_NAME, {
       containerName: WORKER_CONTAINER_NAME,
       image:
@@ -89,6 +90,10 @@ export class Worker extends Construct {
           platform: Platform.LINUX_ARM64,
         }),
       essential: true,
+      // The task's whole memory, as a hard limit (the container is alone in its task).
+      memoryLimitMiB: props.memoryMiB ?? 2048,
+      // containers/worker/Dockerfile runs as `node`; stated here too so a root image is refused.
+      user: 'node',
       // Names of the table, bucket and topic only; the worker reads connection URLs from Secrets Manager.
       environment: { ...props.environment, AWS_REGION: Stack.of(this).region },
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'worker', logGroup: this.logGroup }),
@@ -104,6 +109,10 @@ export class Worker extends Construct {
           'ecr:GetAuthorizationToken has no resource-level permissions (AWS requires *); image pulls are limited to the asset repository',
       });
     }
+    acknowledgeGuard(this.taskDefinition, {
+      ecs_containers_readonly_access_check:
+        "A parallel restore keeps the downloaded archive on the task's ephemeral storage (src/worker/parallel-restore.ts), and pg tools write temporary files; the task holds no state between runs",
+    });
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:

@@ -9,6 +9,15 @@ export interface ApiRequest {
   readonly headers?: Readonly<Record<string, string | undefined>>;
   /** The API's own origin as the caller reached it (`https://…execute-api…`), set by the transport. */
   readonly origin?: string;
+  /** The IAM principal API Gateway authenticated (`requestContext.authorizer.iam`); absent locally. */
+  readonly caller?: {
+    /** `arn:aws:iam::<account>:user/…`, `arn:aws:sts::<account>:assumed-role/<role>/<session>`, or `…:root`. */
+    readonly arn: string;
+    readonly accountId: string;
+    readonly sourceIp?: string;
+  };
+  /** This API and stage as an execute-api resource: `arn:aws:execute-api:<region>:<account>:<api-id>/<stage>`. */
+  readonly executeApiArn?: string;
   /** Correlates the request's log lines. */
   readonly requestId?: string;
 }

@@ -35,6 +35,12 @@ export const openApiDocument = {
   paths: {
     '/v1/health': { get: { summary: 'Liveness', responses: { 200: ok('OK') } } },
     '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI document') } } },
+    '/v1/apps': {
+      get: {
+        summary: 'The apps that have a database or a transfer (names only)',
+        responses: { 200: ok('Apps: {"apps": ["example-app"]}') },
+      },
+    },
     '/v1/apps/{app}/databases': {
       parameters: [appParam],
       get: { summary: 'List attached databases', responses: { 200: ok('Databases'), ...errors } },
@@ -138,7 +144,7 @@ export const openApiDocument = {
       parameters: [appParam],
       get: {
         summary:
-          'Succeeds only for callers allowed on this app; a presigned GET of it proves cross-app access',
+          'Succeeds only for callers allowed on this app; cross-app requests are checked against the same permission',
         responses: { 200: ok('Access granted') },
       },
     },
@@ -184,7 +190,7 @@ export const openApiDocument = {
               backup: {
                 type: 'string',
                 description:
-                  'b101 or other-app::b101 (needs the x-pgbackups-access-proof header), or an https:// URL; default: the newest completed manual or scheduled backup of the target database (never a safety backup)',
+                  'b101 or other-app::b101 (needs IAM permission on other-app too), or an https:// URL; default: the newest completed manual or scheduled backup of the target database (never a safety backup)',
               },
               database: { type: 'string', description: 'default DATABASE' },
               extensions: {
@@ -263,6 +269,14 @@ export const openApiDocument = {
           backupBytes: { type: ['integer', 'null'] },
           sha256: { type: ['string', 'null'] },
           compression: { type: ['string', 'null'] },
+          archiveFormat: {
+            type: ['string', 'null'],
+            description: 'Backups: the pg_dump custom-format archive version, e.g. 1.16',
+          },
+          oldestPgRestore: {
+            type: ['integer', 'null'],
+            description: 'Backups: the oldest pg_restore major version that can read the archive',
+          },
           safetyBackup: { type: ['object', 'null'], description: 'The backup of the target taken first' },
           warnings: { type: 'integer' },
           error: { type: ['string', 'null'] },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CoreDeps } from '../core/deps.js';
 import { NotFoundError, ValidationError } from '../core/errors.js';
 import { parseAppName, splitAppQualified } from '../core/names.js';
+import { listApps } from '../core/use-cases/apps.js';
 import { captureBackup } from '../core/use-cases/capture-backup.js';
 import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
@@ -32,8 +33,9 @@ function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = f
   if (req.body !== undefined && req.body.trim() !== '') {
     try {
       value = JSON.parse(req.body);
-    } catch (e) {
-      throw new ValidationError(`Malformed JSON body: ${(e as Error).message}. Send a JSON object.`);
+    } catch {
+      // Not the parser's message: it quotes the body around the error, which may hold a password.
+      throw new ValidationError('Malformed JSON body: it could not be parsed. Send a JSON object.');
     }
   } else if (!optional) {
     throw new ValidationError('Missing JSON body: send a JSON object with content-type application/json');
@@ -45,6 +47,13 @@ function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = f
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue?.path.length ? `field ${issue.path.join('.')}` : 'body';
+    if (issue?.code === 'unrecognized_keys') {
+      // Key names come from the body: only ones that look like field names are repeated.
+      const keys = issue.keys.filter((k) => /^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(k));
+      throw new ValidationError(
+        `Invalid ${where}: unknown field${keys.length ? ` ${keys.join(', ')}` : 's'}; see GET /v1/openapi.json`,
+      );
+    }
     throw new ValidationError(`Invalid ${where}: ${issue?.message ?? 'invalid value'}`);
   }
   return parsed.data;
@@ -118,6 +127,8 @@ function routes(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Rou
   return [
     { method: 'GET', pattern: '/v1/health', handler: async () => json(200, { status: 'ok' }) },
     { method: 'GET', pattern: '/v1/openapi.json', handler: async () => json(200, openApiDocument) },
+    // Names only. In AWS it is a route of its own, so IAM can grant it apart from any app's paths.
+    { method: 'GET', pattern: '/v1/apps', handler: async () => json(200, { apps: await listApps(deps) }) },
     {
       method: 'PUT',
       pattern: '/v1/apps/:app/databases/:name',

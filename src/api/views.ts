@@ -32,6 +32,8 @@ export function transferView(t: Transfer) {
     compression: t.compression ?? null,
     pgDumpVersion: t.pgDumpVersion ?? null,
     serverVersion: t.serverVersion ?? null,
+    archiveFormat: t.archiveFormat ?? null,
+    oldestPgRestore: t.oldestPgRestore ?? null,
     extensions: t.extensions ?? [],
     keepExtensions: t.keepExtensions ?? [],
     parallel: t.parallel ?? 1,

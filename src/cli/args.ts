@@ -1,7 +1,10 @@
 /**
- * A small argument parser: `--flag value`, `--flag=value`, `-a value`, `-avalue`, boolean flags, `--` to end flags.
- * Flags may appear before or after positional arguments, as with oclif.
+ * Flag parsing on `node:util` `parseArgs` (tokens mode): `--flag value`, `--flag=value`, `-a value`, `-avalue`,
+ * boolean flags, `--` to end flags, flags before or after positional arguments (as with oclif). Node's parser
+ * splits the tokens; the checks and the messages (with a "did you mean" for a mistyped flag) are ours, so every
+ * refusal is a usage error that names the fix.
  */
+import { parseArgs as nodeParseArgs } from 'node:util';
 import { UsageError } from './errors.js';
 
 export interface FlagSpec {
@@ -21,67 +24,79 @@ export interface ParsedArgs {
   readonly positionals: readonly string[];
 }
 
+/** A value that looks like another flag: `--app --verbose` forgot the app. `-` (stdin) and `-5` are values. */
+const looksLikeFlag = (v: string) => v.length > 1 && v.startsWith('-') && !/^-\d/.test(v);
+
 export function parseArgs(argv: readonly string[], specs: FlagSpecs, command?: string): ParsedArgs {
+  const options: Record<string, { type: 'boolean' | 'string'; short?: string }> = {};
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = s.short ? { type: s.type, short: s.short } : { type: s.type };
+  }
+  // strict: false so that unknown flags come back as tokens and get our message instead of node's.
+  const { tokens } = nodeParseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const flags: Record<string, string | boolean> = {};
   const positionals: string[] = [];
-  const byShort = new Map(
-    Object.entries(specs)
-      .filter(([, s]) => s.short)
-      .map(([name, s]) => [s.short as string, name]),
-  );
-  const takeValue = (name: string, inline: string | undefined, i: number): [string, number] => {
-    if (inline !== undefined) return [inline, i];
-    const next = argv[i + 1];
-    // `-` alone is a value (it means stdin); anything else starting with a dash is another flag.
-    if (next === undefined || (next.startsWith('-') && next !== '-' && !/^-\d/.test(next))) {
-      throw new UsageError(
-        `Flag --${name} expects a value: --${name} ${specs[name]?.value ?? 'VALUE'}`,
-        command,
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      positionals.push(token.value);
+      continue;
+    }
+    if (token.kind === 'option-terminator') continue;
+    const spec = specs[token.name];
+    if (!spec) {
+      const hint = suggest(
+        token.rawName,
+        Object.entries(specs).flatMap(([n, s]) => [`--${n}`, ...(s.short ? [`-${s.short}`] : [])]),
       );
+      throw new UsageError(`Unknown flag ${token.rawName}${hint ? `. Did you mean ${hint}?` : ''}`, command);
     }
-    return [next, i + 1];
-  };
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-      const inline = eq === -1 ? undefined : arg.slice(eq + 1);
-      const spec = specs[name];
-      if (!spec) throw new UsageError(`Unknown flag --${name}`, command);
-      if (spec.type === 'boolean') {
-        if (inline !== undefined) throw new UsageError(`Flag --${name} takes no value`, command);
-        flags[name] = true;
-      } else {
-        const [value, next] = takeValue(name, inline, i);
-        flags[name] = value;
-        i = next;
-      }
+    const shown = token.rawName.startsWith('--') ? `--${token.name}` : token.rawName;
+    if (spec.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`Flag ${shown} takes no value`, command);
+      flags[token.name] = true;
       continue;
     }
-    if (arg.startsWith('-') && arg !== '-' && arg.length > 1) {
-      const short = arg.slice(1, 2);
-      const name = byShort.get(short);
-      if (!name) throw new UsageError(`Unknown flag -${short}`, command);
-      const spec = specs[name] as FlagSpec;
-      if (spec.type === 'boolean') {
-        if (arg.length > 2) throw new UsageError(`Flag -${short} takes no value`, command);
-        flags[name] = true;
-      } else {
-        const [value, next] = takeValue(name, arg.length > 2 ? arg.slice(2) : undefined, i);
-        flags[name] = value;
-        i = next;
-      }
-      continue;
+    if (token.value === undefined || (!token.inlineValue && looksLikeFlag(token.value))) {
+      throw new UsageError(`Flag ${shown} expects a value: ${shown} ${spec.value ?? 'VALUE'}`, command);
     }
-    positionals.push(arg);
+    flags[token.name] = token.value;
   }
   return { flags, positionals };
+}
+
+/** Levenshtein distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/** The closest candidate to a mistyped word, if it is close enough to be what was meant (or starts with it). */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = c.length > 2 && c.startsWith(w) && w.length >= 3 ? 0.5 : distance(w, c.toLowerCase());
+    if (!best || d < best.d) best = { c, d };
+  }
+  if (!best) return undefined;
+  return best.d <= Math.max(1, Math.floor(Math.min(w.length, best.c.length) / 3)) ? best.c : undefined;
 }
 
 /** A number of seconds from `--wait-interval`; rejects what Heroku silently turned into NaN. */

@@ -1,6 +1,7 @@
 /** Flags several commands share. `-a/--app` and `-h/--help` are added to every command by the dispatcher. */
 import type { FlagSpec } from './args.js';
 import { parseSeconds } from './args.js';
+import { type Context, cmd } from './command.js';
 import { DEFAULT_WAIT_SECONDS, MIN_WAIT_SECONDS } from './follow.js';
 
 export const jsonFlag: FlagSpec = { type: 'boolean', description: 'print JSON on stdout instead of text' };
@@ -37,12 +38,16 @@ export const keepExtensionsFlag: FlagSpec = {
 };
 
 /** The line printed once a restore or copy started, naming the backup that can undo it. */
-export function safetyBackupNote(t: {
-  readonly safetyBackup?: { readonly app: string; readonly id: string } | null;
-  readonly database: string;
-  readonly app: string;
-}): string | undefined {
+export function safetyBackupNote(
+  ctx: Pick<Context, 'appHint'>,
+  t: {
+    readonly safetyBackup?: { readonly app: string; readonly id: string } | null;
+    readonly database: string;
+    readonly app: string;
+  },
+): string | undefined {
   if (!t.safetyBackup) return undefined;
-  const owner = t.safetyBackup.app === t.app ? '' : ` -a ${t.safetyBackup.app}`;
-  return `${t.database} is backed up to ${t.safetyBackup.id} first; to undo: pgbackups restore ${t.safetyBackup.id} ${t.database}${owner}`;
+  // The undo runs on the app whose database was overwritten, which owns the safety backup.
+  const hint = t.safetyBackup.app === t.app ? ctx : { appHint: ` -a ${t.safetyBackup.app}` };
+  return `${t.database} is backed up to ${t.safetyBackup.id} first; to undo: ${cmd(hint, `restore ${t.safetyBackup.id} ${t.database}`)}`;
 }

@@ -116,15 +116,27 @@ function qualified(owner: string | undefined, name: string, viewerApp: string): 
   return owner && owner !== viewerApp ? `${owner}::${name}` : name;
 }
 
-/** Drops the query string: presigned URLs carry their signature there. */
+/** Drops the password and the query string (presigned URLs carry their signature there). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+    // `origin` is "null" for postgres:// URLs, so the parts are put back by hand.
+    const user = u.username ? `${u.username}${u.password ? ':…' : ''}@` : '';
+    return `${u.protocol}//${user}${u.host}${u.pathname}${u.search ? '?…' : ''}`;
   } catch {
-    return '(URL)';
+    return `${/^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? ''}(URL)`;
   }
 }
+
+/** Every URL in a text redacted as by `redactUrl`, and `password=…` pairs hidden: what a message may quote. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi, (u) => redactUrl(u))
+    .replace(/\b(password\s*=\s*)[^\s"']+/gi, '$1…');
+}
+
+/** `postgres://…`, `https://…`: an argument that is a URL (and may hold a password) rather than a name. */
+export const isUrlLike = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s.trim());
 
 /** The word for a transfer's kind in sentences: backup, restore, copy. */
 export function kindWord(t: Pick<TransferJson, 'kind'>): string {

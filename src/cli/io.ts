@@ -2,8 +2,10 @@
  * Everything the CLI touches outside itself, behind one interface: real process streams in `main.ts`, strings
  * and a fake fetch in unit tests.
  */
+import { execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { FetchFn } from './client.js';
+import { CliError } from './errors.js';
 
 export interface Output {
   write(text: string): void;
@@ -19,6 +21,8 @@ export interface Io {
   readStdin(): Promise<string>;
   /** One line typed at a prompt; undefined at end of input. */
   readLine(): Promise<string | undefined>;
+  /** One line typed at a terminal without echoing it (a password, a URL holding one); undefined at end of input. */
+  readSecret(): Promise<string | undefined>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly fetch: FetchFn;
   readonly cwd: string;
@@ -27,6 +31,8 @@ export interface Io {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. */
   onInterrupt(handler: () => void): () => void;
+  /** `pg_restore --version` of the pg_restore on PATH, or undefined when there is none. */
+  localPgRestoreVersion(): Promise<string | undefined>;
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -39,6 +45,45 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       resolve();
     }
     signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** What `readHiddenLine` needs of a terminal's input: process.stdin when it is a TTY. */
+export type HiddenInput = Pick<
+  NodeJS.ReadStream,
+  'isRaw' | 'setRawMode' | 'on' | 'once' | 'off' | 'resume' | 'pause'
+>;
+
+/**
+ * Reads one line from a terminal in raw mode, so nothing typed is echoed: Enter ends it, Backspace deletes,
+ * Ctrl-D ends input, Ctrl-C aborts (raw mode turns it into a byte, not a signal) with exit code 130.
+ */
+export function readHiddenLine(input: HiddenInput): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let line = '';
+    const wasRaw = input.isRaw ?? false;
+    const finish = (value: string | undefined, error?: Error) => {
+      input.off('data', onData);
+      input.off('end', onEnd);
+      input.setRawMode(wasRaw);
+      input.pause();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const ch of chunk.toString()) {
+        if (ch === '\r' || ch === '\n') return finish(line);
+        if (ch === '\u0003') return finish(undefined, new CliError('Interrupted; nothing was changed', 130));
+        if (ch === '\u0004') return finish(line === '' ? undefined : line);
+        if (ch === '\u007f' || ch === '\b') line = [...line].slice(0, -1).join('');
+        else if (ch >= ' ') line += ch;
+      }
+    };
+    const onEnd = () => finish(line === '' ? undefined : line);
+    input.setRawMode(true);
+    input.on('data', onData);
+    input.once('end', onEnd);
+    input.resume();
   });
 }
 
@@ -76,6 +121,7 @@ export function processIo(): Io {
           if (!answered) resolve(undefined);
         });
       }),
+    readSecret: () => (process.stdin.isTTY ? readHiddenLine(process.stdin) : processIo().readLine()),
     env: process.env,
     fetch: (url, init) => fetch(url, init),
     cwd: process.cwd(),
@@ -85,5 +131,11 @@ export function processIo(): Io {
       process.on('SIGINT', handler);
       return () => process.off('SIGINT', handler);
     },
+    localPgRestoreVersion: () =>
+      new Promise((resolve) => {
+        execFile('pg_restore', ['--version'], { timeout: 5000 }, (error, stdout) =>
+          resolve(error ? undefined : stdout.trim()),
+        );
+      }),
   };
 }

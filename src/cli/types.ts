@@ -40,6 +40,8 @@ export interface TransferJson {
   readonly compression: string | null;
   readonly pgDumpVersion?: string | null;
   readonly serverVersion?: string | null;
+  readonly archiveFormat?: string | null;
+  readonly oldestPgRestore?: number | null;
   readonly extensions?: readonly string[];
   /** Restores: pg_restore jobs; above 1 the restore is not atomic. */
   readonly parallel?: number;

@@ -1,5 +1,14 @@
 import type { Logger } from './logger.js';
-import type { BlobStore, Catalog, Clock, Notifier, Scheduler, Secrets, TaskRunner } from './ports.js';
+import type {
+  BlobStore,
+  Catalog,
+  Clock,
+  DatabaseHostGuard,
+  Notifier,
+  Scheduler,
+  Secrets,
+  TaskRunner,
+} from './ports.js';
 
 /** Everything a use case may touch, built once per process by an entrypoint (Lambda, local stack, worker). */
 export interface CoreDeps {
@@ -11,4 +20,6 @@ export interface CoreDeps {
   readonly notifier: Notifier;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Refuses database hosts a tenant must not reach, when a database is attached. */
+  readonly databaseHosts: DatabaseHostGuard;
 }

@@ -7,6 +7,8 @@ const APP_NAME = /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/;
 
 // Attachment names as Heroku config vars use them: upper-case letters, digits and underscores.
 const DATABASE_NAME = /^[A-Z][A-Z0-9_]{0,62}$/;
+/** What a caller may type: either case, ASCII only. */
+const TYPED_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 
 /** Validates an app name and returns it unchanged. */
 export function parseAppName(input: unknown): string {
@@ -28,7 +30,15 @@ export function normaliseDatabaseName(input: unknown): string {
       'Invalid database name: give an attachment name such as DATABASE, PINK or HEROKU_POSTGRESQL_PINK_URL',
     );
   }
-  let name = input.trim().toUpperCase();
+  const typed = input.trim();
+  // Checked as typed, before any case folding: toUpperCase maps 'ſ' (long s) to 'S' and 'ﬁ' to 'FI', which would
+  // let `databaſe` silently stand for DATABASE.
+  if (!TYPED_NAME.test(typed)) {
+    throw new ValidationError(
+      `Invalid database name ${JSON.stringify(input).slice(0, 80)}: use ASCII letters, digits and underscores, starting with a letter (for example DATABASE or PINK)`,
+    );
+  }
+  let name = typed.toUpperCase();
   if (name.endsWith('_URL')) name = name.slice(0, -'_URL'.length);
   if (name.startsWith('HEROKU_POSTGRESQL_') && name.length > 'HEROKU_POSTGRESQL_'.length) {
     name = name.slice('HEROKU_POSTGRESQL_'.length);

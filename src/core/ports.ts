@@ -13,6 +13,8 @@ export interface DatabaseAttachment {
   /** Reference into the secret store (a Secrets Manager ARN, or a local secret id). */
   readonly secretRef: string;
   readonly host: string;
+  /** The `hostaddr=` of the URL, when it gives one: the address libpq connects to instead of resolving `host`. */
+  readonly hostaddr?: string;
   readonly port: number;
   readonly database: string;
   readonly user: string;
@@ -46,6 +48,11 @@ export interface TransferPage {
 
 /** Metadata store. Every write that changes a transfer's status is conditional on its current status. */
 export interface Catalog {
+  /**
+   * Every app that ever had a database attached or a transfer numbered, sorted by name, by Query on a sparse index
+   * (never a Scan): the daily prune visits each, so a removed database's backups go after their grace period.
+   */
+  listApps(): Promise<string[]>;
   getSettings(app: string): Promise<AppSettings | undefined>;
   putSettings(settings: AppSettings): Promise<void>;
 
@@ -162,3 +169,18 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** Where a connection URL points: its host (`host=` wins over the URL's) and `hostaddr=`, as libpq reads them. */
+export interface DatabaseTarget {
+  readonly host?: string;
+  readonly hostaddr?: string;
+}
+
+/** Decides which database hosts may be reached (src/adapters/net/url-guard.ts). */
+export interface DatabaseHostGuard {
+  /**
+   * Resolves the target and throws a ValidationError naming the rule that refuses it; otherwise returns the one
+   * address to connect to (undefined for an allowed unix socket).
+   */
+  vet(target: DatabaseTarget): Promise<string | undefined>;
+}

@@ -19,6 +19,30 @@ export const FAILED_TRANSFER_DAYS = 7;
 export const REMOVED_DATABASE_GRACE_DAYS = 7;
 /** Safety backups (taken before a restore or copy overwrote the database) are kept this long. */
 export const SAFETY_BACKUP_DAYS = 7;
+/** The longest transfer pgbackups supports: the watchdog ends one still running after this many days. */
+export const MAX_TRANSFER_DAYS = 6;
+/** Days the daily prune may lag behind its plan (it runs once a day and is retried); every backstop allows it. */
+export const PRUNE_SLACK_DAYS = 2;
+/** Days a deleted or replaced dump stays recoverable in S3 as a noncurrent version. */
+export const NONCURRENT_VERSION_DAYS = 7;
+
+/**
+ * The S3 lifecycle of the backups bucket, derived from the rules above so S3 never removes an object the catalog
+ * still lists (lib/constructs/backups-bucket.ts applies it; test/unit/core/retention-lifecycle.test.ts ties it
+ * to planRetention).
+ *
+ * - Incomplete multipart uploads are aborted only after the longest supported transfer, plus a day.
+ * - `safety/` objects expire once the longest keep planRetention can give them is over: SAFETY_BACKUP_DAYS, or a
+ *   removal of their database just before that plus REMOVED_DATABASE_GRACE_DAYS, plus the prune's slack.
+ * - `scheduled/` and `manual/` objects never expire by age: the newest completed backup of an attached database is
+ *   kept whatever its age, and scheduled expiry pauses while a schedule is failing, so no age is safe. The daily
+ *   prune reaches every app (Catalog.listApps) and is alarmed when it fails.
+ */
+export const BUCKET_LIFECYCLE = {
+  abortIncompleteUploadDays: MAX_TRANSFER_DAYS + 1,
+  safetyExpirationDays: SAFETY_BACKUP_DAYS + REMOVED_DATABASE_GRACE_DAYS + PRUNE_SLACK_DAYS,
+  noncurrentVersionDays: NONCURRENT_VERSION_DAYS,
+} as const;
 
 export interface RetentionInput {
   /** Every transfer of one app (all kinds and statuses). */

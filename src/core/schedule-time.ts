@@ -237,3 +237,10 @@ export function previousRunAt(s: ScheduleTime, at: Date): Date {
 export function scheduleTime(s: Schedule): ScheduleTime {
   return { hour: s.hour, minute: s.minute, timezone: s.timezone };
 }
+
+/**
+ * Scheduled captures start at a random moment within this many minutes after the database's time (EventBridge
+ * Scheduler's flexible time window), so databases scheduled at the same time do not all start their Fargate task in
+ * the same second (docs/deploy.md, "Fargate quota").
+ */
+export const SCHEDULE_WINDOW_MINUTES = 15;

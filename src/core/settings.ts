@@ -20,6 +20,12 @@ export const PLAN_LIMITS: Record<Plan, RetentionLimits> = {
 
 export const DEFAULT_PLAN: Plan = 'standard';
 
+/**
+ * The largest override each limit accepts. S3 never expires a listed scheduled or manual dump by age
+ * (BUCKET_LIFECYCLE in retention.ts), so these bound cost and the catalog's size, not safety.
+ */
+export const RETENTION_LIMIT_MAX: RetentionLimits = { manual: 1000, daily: 366, weekly: 520, monthly: 120 };
+
 /** Per-app settings as stored; unset overrides fall back to the plan. */
 export interface AppSettings {
   readonly app: string;

@@ -57,6 +57,10 @@ export interface Transfer {
   readonly compression?: string;
   readonly pgDumpVersion?: string;
   readonly serverVersion?: string;
+  /** Backups: the custom-format archive version, e.g. `1.16` (src/core/pg-compat.ts). */
+  readonly archiveFormat?: string;
+  /** Backups: the oldest `pg_restore` major that reads the archive, e.g. 17. */
+  readonly oldestPgRestore?: number;
   /** Extensions pre-installed before a restore, as `schema.name` or `name`. */
   readonly extensions?: readonly string[];
   /**
@@ -103,6 +107,8 @@ export type TransferPatch = Partial<
     | 'compression'
     | 'pgDumpVersion'
     | 'serverVersion'
+    | 'archiveFormat'
+    | 'oldestPgRestore'
     | 'warnings'
     | 'error'
     | 'taskRef'

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -9,8 +9,9 @@ import { localS3Client, S3BlobStore } from '../adapters/aws/s3-blob-store.js';
 import { FileSecrets } from '../adapters/local/file-secrets.js';
 import { logNotifier } from '../adapters/local/log-notifier.js';
 import { LocalProcessRunner } from '../adapters/local/process-runner.js';
-import { assertPublicUrl } from '../adapters/net/url-guard.js';
+import { assertPublicUrl, type DatabaseHostPolicy, databaseHostGuard } from '../adapters/net/url-guard.js';
 import { localAccess } from '../api/app-access.js';
+import { json } from '../api/http.js';
 import { createRouter } from '../api/router.js';
 import type { CoreDeps } from '../core/deps.js';
 import { jsonLogger, type Logger } from '../core/logger.js';
@@ -21,7 +22,7 @@ import { attachDatabase } from '../core/use-cases/databases.js';
 import { pruneAll } from '../core/use-cases/prune.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
 import { runWatchdog } from '../core/use-cases/watchdog.js';
-import { startApiServer } from './api-server.js';
+import { type ApiServerAccess, startApiServer } from './api-server.js';
 import { startS3rver } from './s3-store.js';
 import { TimerScheduler } from './timer-scheduler.js';
 
@@ -49,6 +50,13 @@ export interface LocalStackOptions {
   readonly pruneIntervalMs?: number;
   /** Show workers' log lines on this process's output, or hand each line to a function. @default 'inherit' */
   readonly workerOutput?: 'inherit' | 'ignore' | ((line: string) => void);
+  /**
+   * Which database hosts tenants may reach. @default loopback and unix sockets allowed (the local clusters), no
+   * private range allowed
+   */
+  readonly databaseHosts?: Partial<DatabaseHostPolicy>;
+  /** What the API server accepts besides its own address (see api-server.ts). @default nothing else */
+  readonly apiAccess?: ApiServerAccess;
   /** Extra environment for every worker, over the stack's own (tests: e.g. an S3 endpoint behind a fault proxy). */
   readonly workerEnv?: Readonly<Record<string, string>>;
 }
@@ -66,6 +74,72 @@ export interface LocalStack {
 
 const closeServer = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
+/** Why the local stack could not start, in words that name the fix (`npm run local` prints only this). */
+export class LocalStartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocalStartupError';
+  }
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * One stack per data directory: dynalite's store cannot be shared, and a second instance otherwise dies with
+ * "Database is closed". A lock file holds the owner's pid; one left by a process that is gone is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const path = join(dataDir, 'stack.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => unlink(path).catch(() => {});
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new LocalStartupError(
+          `Another pgbackups local stack (pid ${pid}) is using the data directory ${dataDir}. Stop it (Ctrl-C in its terminal), or give this one its own directory: PGBACKUPS_DATA_DIR=.pgbackups-2 npm run local`,
+        );
+      }
+      await unlink(path).catch(() => {});
+    }
+  }
+  throw new LocalStartupError(`Could not lock the data directory ${dataDir}: remove ${path} and retry`);
+}
+
+/** The API's port is bound first, so a port in use is reported before anything else starts. */
+async function bindApi(
+  route: Parameters<typeof startApiServer>[0],
+  host: string,
+  port: number,
+  access: ApiServerAccess | undefined,
+): Promise<Awaited<ReturnType<typeof startApiServer>>> {
+  try {
+    return await startApiServer(route, { host, port, access });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new LocalStartupError(
+        `Port ${port} on ${host} is already in use (another pgbackups local stack, or another program). Stop it, or pick a free port: PGBACKUPS_PORT=${port + 1} npm run local`,
+      );
+    }
+    if (code === 'EACCES') {
+      throw new LocalStartupError(
+        `Not allowed to listen on port ${port}: use a port above 1023, e.g. PGBACKUPS_PORT=8787 npm run local`,
+      );
+    }
+    throw e;
+  }
+}
+
 /**
  * The whole service on 127.0.0.1: dynalite and s3rver (the production DynamoDB and S3 adapters talk to them),
  * file secrets, the API, and workers as child processes running the container's entrypoint.
@@ -75,6 +149,17 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const dataDir = resolve(opts.dataDir);
   const log = opts.log ?? jsonLogger({ service: 'pgbackups-local' });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const unlock = await lockDataDir(dataDir);
+  // Until the core is ready, the bound API answers 503; it is ready before startLocalStack returns.
+  let route: Parameters<typeof startApiServer>[0] = async () =>
+    json(503, { error: { code: 'starting', message: 'The local stack is starting; retry in a moment' } });
+  let api: Awaited<ReturnType<typeof startApiServer>>;
+  try {
+    api = await bindApi((req) => route(req), host, opts.port, opts.apiAccess);
+  } catch (e) {
+    await unlock();
+    throw e;
+  }
 
   const dynamo = dynalite({ path: join(dataDir, 'dynamodb'), createTableMs: 0 });
   await new Promise<void>((r) => dynamo.listen(0, host, r));
@@ -95,6 +180,10 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   });
   await ensureCatalogTable(dynamoClient, LOCAL_TABLE);
 
+  const hostPolicy: DatabaseHostPolicy = {
+    allowLoopback: opts.databaseHosts?.allowLoopback ?? true,
+    allowlist: opts.databaseHosts?.allowlist ?? [],
+  };
   const secretsDir = join(dataDir, 'secrets');
   let deps: CoreDeps | undefined;
   const runner = new LocalProcessRunner({
@@ -107,6 +196,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       PGBACKUPS_S3_ENDPOINT: s3Endpoint,
       PGBACKUPS_SECRETS_DIR: secretsDir,
       PGBACKUPS_PROGRESS_INTERVAL_MS: String(opts.progressIntervalMs ?? 3000),
+      PGBACKUPS_DB_ALLOW_LOOPBACK: String(hostPolicy.allowLoopback),
+      PGBACKUPS_DB_HOST_ALLOWLIST: hostPolicy.allowlist.join(','),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
@@ -142,6 +233,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     notifier: opts.notifier ?? logNotifier(log),
     clock: opts.clock ?? systemClock,
     log,
+    databaseHosts: databaseHostGuard(hostPolicy),
   };
   const coreDeps = deps;
 
@@ -172,13 +264,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     periodic('prune', opts.pruneIntervalMs ?? 86_400_000, () => pruneAll(coreDeps)),
   ];
 
-  const api = await startApiServer(
-    createRouter(coreDeps, { access: localAccess, checkRestoreUrl: (url) => assertPublicUrl(url) }),
-    {
-      host,
-      port: opts.port,
-    },
-  );
+  route = createRouter(coreDeps, { access: localAccess, checkRestoreUrl: (url) => assertPublicUrl(url) });
 
   return {
     apiUrl: api.url,
@@ -196,6 +282,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       dynamoClient.destroy();
       await s3.close();
       await closeServer(dynamo);
+      await unlock();
     },
   };
 }

@@ -1,25 +1,12 @@
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
+import { archiveFormatWrittenBy, oldestPgRestoreFor } from '../core/pg-compat.js';
 import type { TransferPatch } from '../core/transfer.js';
 import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
-import { childEnv } from './libpq-env.js';
-import { describeExit, type PgProcess, runPgCommand, startPgProcess } from './pg-process.js';
+import type { PgClient } from './pg-clients.js';
+import { type PgProcess, startPgProcess } from './pg-process.js';
 import { HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
-
-export interface PgDumpVersion {
-  /** e.g. `15.18` */
-  readonly version: string;
-  readonly major: number;
-}
-
-/** Parses `pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`. */
-export function parsePgDumpVersion(output: string): PgDumpVersion {
-  const m = /\(PostgreSQL\)\s+((\d+)(?:\.\d+)?\S*)/.exec(output);
-  if (!m?.[1] || !m[2])
-    throw new Error(`Unexpected pg_dump --version output: ${output.trim().slice(0, 100)}`);
-  return { version: m[1], major: Number(m[2]) };
-}
 
 /**
  * pg_dump's compression: zstd on a 16+ client (faster and smaller than gzip at level 1), gzip on older ones.
@@ -37,28 +24,16 @@ export function chooseCompression(pgDumpMajor: number, level?: number): { args: 
   return { args: [`--compress=${l}`], label: l === 0 ? 'none' : `gzip:${l}` };
 }
 
-export async function pgDumpVersion(ctx: PipelineContext): Promise<PgDumpVersion> {
-  const r = await runPgCommand({
-    name: 'pg_dump',
-    program: ctx.program('pg_dump'),
-    args: ['--version'],
-    env: childEnv({}),
-    secrets: ctx.secrets,
-  });
-  if (r.exit.code !== 0)
-    throw new Error(`pg_dump --version failed (${describeExit(r.exit)}): ${r.stderr.join(' ')}`);
-  return parsePgDumpVersion(r.stdout);
-}
-
 /** Starts `pg_dump --format=custom` on `conn`, its `--verbose` lines going to the transfer log. */
 export function startDump(
   ctx: PipelineContext,
   conn: Connection,
+  client: PgClient,
   compressionArgs: readonly string[],
 ): PgProcess {
   return startPgProcess({
     name: 'pg_dump',
-    program: ctx.program('pg_dump'),
+    program: client.path('pg_dump'),
     args: [
       '--format=custom',
       '--no-owner',
@@ -104,19 +79,23 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
   }
   const key = t.target.key;
   // Independent round trips, at once: on a small database they are a good part of the whole capture.
-  const [{ source, server }, dumpVersion, settings] = await Promise.all([
-    ctx
-      .connect(t.source.app, t.source.database)
-      .then(async (source) => ({ source, server: await inspectServer(ctx, source) })),
-    pgDumpVersion(ctx),
+  const [{ source, server, client, dumpVersion }, settings] = await Promise.all([
+    ctx.connect(t.source.app, t.source.database).then(async (source) => {
+      const server = await inspectServer(ctx, source);
+      const client = ctx.clients.forDump(server.major);
+      return { source, server, client, dumpVersion: await client.version('pg_dump') };
+    }),
     deps.catalog.getSettings(t.app),
   ]);
-  const compression = chooseCompression(dumpVersion.major, settings?.compressionLevel);
+  const compression = chooseCompression(client.major, settings?.compressionLevel);
+  const format = archiveFormatWrittenBy(client.major);
   const early: TransferPatch = {
     sourceBytes: server.sizeBytes,
     serverVersion: server.serverVersion,
-    pgDumpVersion: dumpVersion.version,
+    pgDumpVersion: dumpVersion,
     compression: compression.label,
+    archiveFormat: format,
+    oldestPgRestore: oldestPgRestoreFor(format),
   };
   await ctx.record(early);
   ctx.signal.throwIfAborted();
@@ -125,7 +104,7 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
     `backing up ${t.source.database} (PostgreSQL ${server.serverVersion}, ${server.sizeBytes} bytes)`,
   );
   ctx.tlog.info('waiting for pg_dump to complete');
-  const dump = startDump(ctx, source, compression.args);
+  const dump = startDump(ctx, source, client, compression.args);
   // Set only when pg_dump failed on its own and so ended the stream; otherwise a pg_dump that died writing to
   // a closed pipe is a consequence of the upload failing, and the upload's error is the one to report.
   let dumpFailure: Error | undefined;

@@ -22,6 +22,23 @@ const MAX_TRAILER_BYTES = 64 * 1024;
 /** The header before `BEGIN;` is a few comment lines and `\restrict`; a longer line ends the search. */
 const MAX_HEAD_LINE_BYTES = 4096;
 
+/** `\restrict <key>`: what every fixed pg_restore writes before anything taken from the archive. */
+const RESTRICT_LINE = /^\\restrict \S+\s*$/;
+
+/**
+ * The script did not open with `\restrict`: it comes from a pg_restore without the fix for CVE-2025-8714 (a
+ * crafted archive could make psql run meta-commands such as `\!`). Nothing after the header reached psql.
+ */
+export class UnrestrictedScriptError extends Error {
+  constructor() {
+    super(
+      "pg_restore's script does not start with a \\restrict line, so this pg_restore lacks the fix for CVE-2025-8714 " +
+        'and nothing from the archive was run; use a PostgreSQL client of 15.14, 16.10, 17.6, 18.0 or newer',
+    );
+    this.name = 'UnrestrictedScriptError';
+  }
+}
+
 const lineText = (line: Buffer) => line.toString('utf8').replace(/\r?\n$/, '');
 const isTrailerLine = (text: string) =>
   text.trim() === '' || text.startsWith('--') || text.startsWith('\\unrestrict');
@@ -31,6 +48,8 @@ const isTrailerLine = (text: string) =>
  * the target exactly as it was:
  *
  * - it first emits `prelude` (our `BEGIN;` plus the wipe of the target), so the wipe is part of the transaction;
+ * - it refuses a script whose header has no `\restrict` line before any statement (UnrestrictedScriptError):
+ *   psql then never sees a line taken from the archive;
  * - it drops the script's own leading `BEGIN;` (psql would only warn "already a transaction in progress", but a
  *   clean log is worth one line of parsing);
  * - it holds back the script's final `COMMIT;` (and the comment/`\unrestrict` trailer after it), and at the end
@@ -52,6 +71,8 @@ export class CommitGate extends Transform {
   private trailerBytes = 0;
   private readonly decide: CommitGateOptions['decide'];
   private decisionValue: CommitDecision = 'pending';
+  /** Whether the header's `\restrict` line has been seen. */
+  private restricted = false;
 
   constructor(opts: CommitGateOptions) {
     super();
@@ -65,6 +86,16 @@ export class CommitGate extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.scan(chunk);
+    } catch (e) {
+      cb(e as Error);
+      return;
+    }
+    cb();
+  }
+
+  private scan(chunk: Buffer): void {
     let i = 0;
     while (i < chunk.length) {
       // Fast path, almost the whole script: in the body, with nothing held, only a line that is exactly
@@ -114,6 +145,7 @@ export class CommitGate extends Transform {
       if (j < 0) {
         this.partial = Buffer.concat([this.partial, chunk.subarray(i)]);
         if (!this.partialMayMatter()) {
+          if (this.mode === 'head' && !this.restricted) throw new UnrestrictedScriptError();
           this.mode = 'body';
           this.releaseTrailer();
           this.push(this.partial);
@@ -129,12 +161,17 @@ export class CommitGate extends Transform {
       i = j + 1;
       this.onLine(line);
     }
-    cb();
   }
 
   override _flush(cb: TransformCallback): void {
     if (this.partial.length) {
-      this.onLine(this.partial);
+      try {
+        this.onLine(this.partial);
+      } catch (e) {
+        this.decisionValue = 'rollback';
+        cb(e as Error);
+        return;
+      }
       this.partial = Buffer.alloc(0);
     }
     const complete = this.trailer !== undefined;
@@ -171,11 +208,21 @@ export class CommitGate extends Transform {
   private onLine(line: Buffer): void {
     const text = lineText(line);
     if (this.mode === 'head') {
+      if (text.trim() === '' || text.startsWith('--')) {
+        this.push(line);
+        return;
+      }
+      if (!this.restricted) {
+        if (!RESTRICT_LINE.test(text)) throw new UnrestrictedScriptError();
+        this.restricted = true;
+        this.push(line);
+        return;
+      }
       if (text === BEGIN) {
         this.mode = 'body';
         return;
       }
-      if (text.trim() === '' || text.startsWith('--') || text.startsWith('\\')) {
+      if (text.startsWith('\\')) {
         this.push(line);
         return;
       }

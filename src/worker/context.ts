@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
-import type { BlobStore, Catalog, Clock, Secrets } from '../core/ports.js';
+import type { BlobStore, Catalog, Clock, DatabaseHostGuard, Secrets } from '../core/ports.js';
 import type { Transfer, TransferPatch } from '../core/transfer.js';
-import { childEnv, libpqEnv, secretsOf } from './libpq-env.js';
+import { childEnv, secretsOf, vettedLibpqEnv } from './libpq-env.js';
+import type { PgClient, PgClients } from './pg-clients.js';
 import { describeExit, type ExitInfo, type PgProcess, reasonFrom, runPgCommand } from './pg-process.js';
 import type { TransferLog } from './transfer-log.js';
 
@@ -13,13 +13,17 @@ export interface WorkerDeps {
   readonly secrets: Secrets;
   readonly clock: Clock;
   readonly log: Logger;
+  /** The database-host guard, applied again at every connect (src/adapters/net/url-guard.ts). */
+  readonly databaseHosts: DatabaseHostGuard;
 }
 
 export interface WorkerOptions {
   /** How often progress, heartbeat and logs are written, and `cancelRequested` re-read. @default 3000 */
   readonly progressIntervalMs?: number;
-  /** Directory of pg_dump, pg_restore and psql. @default found on PATH */
-  readonly pgBinDir?: string;
+  /** The PostgreSQL clients to choose from (pg-clients.ts). @default discovered: /usr/lib/postgresql/N/bin, PATH */
+  readonly clients?: PgClients;
+  /** Where to find the clients when `clients` is not given (PGBACKUPS_PG_BINDIRS). */
+  readonly pgBinDirs?: readonly string[];
   /**
    * How long pg_dump waits for each table's lock, and the wipe before a restore for the target's locks, before
    * failing. Bounded because a waiting pg_dump already holds ACCESS SHARE locks on the tables it has locked,
@@ -43,8 +47,6 @@ export interface Connection {
   readonly env: NodeJS.ProcessEnv;
 }
 
-export type PgProgram = 'pg_dump' | 'pg_restore' | 'psql';
-
 /** What a pipeline (capture, restore, copy) gets from the run that drives it. */
 export interface PipelineContext {
   readonly transfer: Transfer;
@@ -58,16 +60,13 @@ export interface PipelineContext {
   readonly openUrl?: WorkerOptions['openUrl'];
   /** Every password and URL seen so far: scrubbed from all tool output. */
   readonly secrets: string[];
-  program(name: PgProgram): string;
+  /** The installed clients; which one runs is decided per server (src/core/pg-compat.ts). */
+  readonly clients: PgClients;
   /** Bytes through the pipe so far; the run reports it with each heartbeat. */
   onBytes(total: number): void;
   /** Writes fields known early (sizes, versions) so they show while the transfer runs. */
   record(patch: TransferPatch): Promise<void>;
   connect(app: string, database: string): Promise<Connection>;
-}
-
-export function programPath(binDir: string | undefined, name: PgProgram): string {
-  return binDir ? join(binDir, name) : name;
 }
 
 /** Resolves an attachment to a child environment; its password joins the run's redaction list. */
@@ -80,19 +79,24 @@ export async function connectTo(
   const attachment = await deps.catalog.getDatabase(app, database);
   if (!attachment || attachment.removedAt) throw new Error(`Database ${database} is not attached to ${app}`);
   const url = await deps.secrets.get(attachment.secretRef);
-  const env = libpqEnv(url);
+  const env = await vettedLibpqEnv(url, deps.databaseHosts);
   secrets.push(...secretsOf(url, env));
   return { name: database, env: childEnv(env) };
 }
 
+export interface ServerInfo {
+  /** `15.18` */
+  readonly serverVersion: string;
+  readonly major: number;
+  readonly sizeBytes: number;
+}
+
 /** Server version and database size, which also proves the connection works before anything starts. */
-export async function inspectServer(
-  ctx: PipelineContext,
-  conn: Connection,
-): Promise<{ serverVersion: string; sizeBytes: number }> {
+export async function inspectServer(ctx: PipelineContext, conn: Connection): Promise<ServerInfo> {
+  // Any client can ask: the newest one connects to every supported server.
   const r = await runPgCommand({
     name: 'psql',
-    program: ctx.program('psql'),
+    program: ctx.clients.newest().path('psql'),
     args: [
       '-X',
       '-A',
@@ -101,20 +105,29 @@ export async function inspectServer(
       '-v',
       'ON_ERROR_STOP=1',
       '-c',
-      "SELECT current_setting('server_version') || '|' || pg_database_size(current_database())",
+      "SELECT current_setting('server_version') || '|' || current_setting('server_version_num') || '|' || pg_database_size(current_database())",
     ],
     env: conn.env,
     secrets: ctx.secrets,
   });
-  const [version, size] = r.stdout.trim().split('|');
-  if (r.exit.code !== 0 || !version || !size) {
+  const [version, num, size] = r.stdout.trim().split('|');
+  if (r.exit.code !== 0 || !version || !num || !size) {
     ctx.tlog.error('Could not connect to database to initialize transfer');
     for (const line of r.stderr) ctx.tlog.error(line);
     throw new Error(
       `Could not connect to database ${conn.name}: ${reasonFrom(r.stderr) ?? describeExit(r.exit)}`,
     );
   }
-  return { serverVersion: version.split(' ')[0] ?? version, sizeBytes: Number(size) };
+  return {
+    serverVersion: version.split(' ')[0] ?? version,
+    major: Math.floor(Number(num) / 10000),
+    sizeBytes: Number(size),
+  };
+}
+
+/** Checks the build of each program a pipeline is about to run with `client` (pg-clients.ts). */
+export async function checkClient(client: PgClient, ...programs: Parameters<PgClient['version']>[0][]) {
+  await Promise.all(programs.map((p) => client.version(p)));
 }
 
 /** The error of a pg program that did not exit 0, with its most telling stderr line. */

@@ -3,7 +3,8 @@
  * through its environment: never argv (visible in `ps` and /proc), never a log line or error message.
  */
 
-import { LIBPQ_URL_PARAMS as QUERY_PARAMS } from '../core/connection-url.js';
+import { LIBPQ_URL_PARAMS as QUERY_PARAMS, refusedParameter } from '../core/connection-url.js';
+import type { DatabaseHostGuard } from '../core/ports.js';
 
 /** Every child of the worker identifies itself in `pg_stat_activity` under this name. */
 export const APPLICATION_NAME = 'pgbackups';
@@ -38,11 +39,36 @@ export function libpqEnv(url: string): Record<string, string> {
     const variable = QUERY_PARAMS[name];
     if (variable === undefined)
       throw new Error(`Unsupported parameter ${JSON.stringify(name)} in the database URL`);
+    // Attached before the API refused these, or written to the secret store by hand: refused here too.
+    const refused = refusedParameter(name, value);
+    if (refused) throw new Error(`The database URL is refused: ${refused}`);
     if (variable) env[variable] = value;
   }
   env.PGCONNECT_TIMEOUT ??= DEFAULT_CONNECT_TIMEOUT;
   env.PGAPPNAME = APPLICATION_NAME;
   return env;
+}
+
+/**
+ * {@link libpqEnv} after the database-host guard: the host is resolved and checked now, at connect time, and the
+ * vetted address is handed to libpq as `PGHOSTADDR` — libpq then connects there without resolving `PGHOST` again
+ * (which still serves TLS verification and SNI), so a DNS change after the check cannot move the connection.
+ */
+export async function vettedLibpqEnv(url: string, guard: DatabaseHostGuard): Promise<Record<string, string>> {
+  const env = libpqEnv(url);
+  const address = await guard.vet({ host: env.PGHOST, hostaddr: env.PGHOSTADDR });
+  if (address !== undefined) env.PGHOSTADDR = address;
+  return env;
+}
+
+/**
+ * A database name as a libpq `dbname` argument (`-d`, `--dbname`): programs pass it with expand_dbname, so a bare
+ * name holding `=` (or starting `postgres://`) would be read as a connection string — `dbname=other` would go
+ * to another database, and `passfile=`/`service=` could ride along. Written as a quoted conninfo value it can
+ * only ever be a name; host, user and password stay in the environment.
+ */
+export function dbnameArg(name: string): string {
+  return `dbname='${name.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
 
 /**

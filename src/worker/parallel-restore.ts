@@ -21,6 +21,8 @@ import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Connection, type PipelineContext, toolError } from './context.js';
+import { dbnameArg } from './libpq-env.js';
+import type { PgClient } from './pg-clients.js';
 import { type PgProcess, startPgProcess } from './pg-process.js';
 import type { RestoreOptions, RestoreResult } from './restore.js';
 import { describeEntry, type PreparedRestore, prepareRestore, type TocEntry } from './restore-plan.js';
@@ -52,7 +54,7 @@ export function parallelRestoreArgs(jobs: number, dbname: string, file: string, 
     '--no-privileges',
     '--exit-on-error',
     '--verbose',
-    `--dbname=${dbname}`,
+    `--dbname=${dbnameArg(dbname)}`,
     file,
   ];
 }
@@ -65,12 +67,14 @@ export function missingItems(deferred: readonly TocEntry[], finished: ReadonlySe
 }
 
 /**
+ * `client` is the one restore.ts chose for this archive and target (src/core/pg-compat.ts).
  * `restoreAtomically` is restore.ts's atomic restore of this transfer's source (passed in, so this module
  * does not import it back): everything but the deferred index and constraint builds, in one transaction.
  */
 export async function parallelRestore(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   jobs: number,
   prepared: PreparedRestore,
   restoreAtomically: (opts: RestoreOptions) => Promise<RestoreResult>,
@@ -96,7 +100,7 @@ export async function parallelRestore(
       ctx.tlog.info('restore finished successfully');
       return result;
     }
-    await runDeferredStep(ctx, target, jobs, prepared, finished, (p) => {
+    await runDeferredStep(ctx, target, client, jobs, prepared, finished, (p) => {
       postData = p;
     });
     return result;
@@ -119,6 +123,7 @@ export async function parallelRestore(
 export async function runDeferredStep(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   jobs: number,
   prepared: Pick<PreparedRestore, 'file' | 'deferredList' | 'plan'>,
   finished: Set<number>,
@@ -129,7 +134,7 @@ export async function runDeferredStep(
   let firstError: string | undefined;
   const postData = startPgProcess({
     name: 'pg_restore',
-    program: ctx.program('pg_restore'),
+    program: client.path('pg_restore'),
     args: parallelRestoreArgs(jobs, targetDbName(target.env), prepared.file, prepared.deferredList),
     env: target.env,
     stdout: 'ignore',
@@ -167,13 +172,14 @@ export async function runDeferredStep(
 export async function finishParallelRestore(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   stream: Readable,
   expected: { readonly sha256: string; readonly bytes: number },
 ): Promise<RestoreResult> {
   const t = ctx.transfer;
   const jobs = t.parallel ?? 2;
   ctx.tlog.info(`finishing ${t.finishOf?.id}: building its indexes and constraints again`);
-  const prepared = await prepareRestore(ctx, target, stream, {
+  const prepared = await prepareRestore(ctx, target, client, stream, {
     extensions: t.extensions,
     keep: t.keepExtensions,
     split: true,
@@ -194,7 +200,7 @@ export async function finishParallelRestore(
       );
     }
     ctx.tlog.info('checksum verified');
-    await runDeferredStep(ctx, target, jobs, prepared, new Set(), (p) => {
+    await runDeferredStep(ctx, target, client, jobs, prepared, new Set(), (p) => {
       postData = p;
     });
     return { bytes: counter.bytes, sha256: counter.sha256 };

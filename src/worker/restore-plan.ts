@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import { errorMessage } from '../core/logger.js';
 import type { Connection, PipelineContext } from './context.js';
 import { childEnv } from './libpq-env.js';
+import type { PgClient } from './pg-clients.js';
 import { reasonFrom, runPgCommand } from './pg-process.js';
 
 const UNCHANGED = 'the target database was left unchanged';
@@ -150,12 +151,13 @@ export const HEAD_CHECKPOINTS: readonly number[] = [
 
 /** `pg_restore --list --verbose` of a (possibly partial) archive file: the listing, or why it could not. */
 export async function listArchive(
-  ctx: Pick<PipelineContext, 'program' | 'secrets'>,
+  ctx: Pick<PipelineContext, 'secrets'>,
+  client: PgClient,
   file: string,
 ): Promise<{ listing?: string; reason?: string }> {
   const r = await runPgCommand({
     name: 'pg_restore',
-    program: ctx.program('pg_restore'),
+    program: client.path('pg_restore'),
     args: ['--list', '--verbose', file],
     env: childEnv({}),
     secrets: ctx.secrets,
@@ -176,7 +178,8 @@ export interface ArchiveHead {
  * `checkpoints` and at the end of the stream. Refuses an archive whose table of contents cannot be read.
  */
 export async function readArchiveHead(
-  ctx: Pick<PipelineContext, 'program' | 'secrets' | 'signal'>,
+  ctx: Pick<PipelineContext, 'secrets' | 'signal'>,
+  client: PgClient,
   source: Readable,
   handle: FileHandle,
   file: string,
@@ -199,7 +202,7 @@ export async function readArchiveHead(
     const mark = checkpoints[next];
     if (ended || (mark !== undefined && written >= mark)) {
       if (!ended) next += 1;
-      ({ listing, reason } = await listArchive(ctx, file));
+      ({ listing, reason } = await listArchive(ctx, client, file));
       if (listing === undefined && (ended || next >= checkpoints.length)) {
         throw new Error(
           ended
@@ -241,7 +244,7 @@ export interface TargetFacts {
 const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 export async function inspectTarget(
-  ctx: Pick<PipelineContext, 'program' | 'secrets'>,
+  ctx: Pick<PipelineContext, 'clients' | 'secrets'>,
   conn: Connection,
   keep: readonly string[],
 ): Promise<TargetFacts> {
@@ -255,7 +258,7 @@ export async function inspectTarget(
      WHERE e.extname = ANY (ARRAY[${keep.map(literal).join(', ')}]::name[])`;
   const r = await runPgCommand({
     name: 'psql',
-    program: ctx.program('psql'),
+    program: ctx.clients.newest().path('psql'),
     args: ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-c', settings, '-c', kept],
     env: conn.env,
     secrets: ctx.secrets,
@@ -325,6 +328,7 @@ export interface PreparedRestore {
 export async function prepareRestore(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   source: Readable,
   opts: {
     extensions?: readonly string[];
@@ -341,7 +345,7 @@ export async function prepareRestore(
     const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
     let head: ArchiveHead;
     try {
-      head = await readArchiveHead(ctx, source, handle, file);
+      head = await readArchiveHead(ctx, client, source, handle, file);
     } catch (e) {
       ctx.signal.throwIfAborted();
       ctx.tlog.error("could not read the archive's table of contents");

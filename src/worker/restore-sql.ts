@@ -116,12 +116,17 @@ const WIPE_BODY = `
   -- Recreate public the way CREATE DATABASE makes it on this server version, so that a dump (which never
   -- creates public itself) lands in the same place it came from.
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public') THEN
-    BEGIN
-      -- PostgreSQL 14+ gives public to pg_database_owner; only the database owner (or a superuser) may do the same.
-      EXECUTE 'CREATE SCHEMA public AUTHORIZATION pg_database_owner';
-    EXCEPTION WHEN undefined_object OR insufficient_privilege THEN
+    IF current_setting('server_version_num')::int >= 150000 THEN
+      BEGIN
+        -- PostgreSQL 15+ gives public to pg_database_owner; only the database owner (or a superuser) may do the same.
+        EXECUTE 'CREATE SCHEMA public AUTHORIZATION pg_database_owner';
+      EXCEPTION WHEN insufficient_privilege THEN
+        EXECUTE 'CREATE SCHEMA public';
+      END;
+    ELSE
+      -- 13 and 14 give it to the bootstrap superuser: the restoring user, when that is postgres.
       EXECUTE 'CREATE SCHEMA public';
-    END;
+    END IF;
     EXECUTE 'COMMENT ON SCHEMA public IS ''standard public schema''';
     IF current_setting('server_version_num')::int >= 150000 THEN
       EXECUTE 'GRANT USAGE ON SCHEMA public TO PUBLIC';

@@ -1,12 +1,15 @@
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
+import { archiveFormatWrittenBy, majorOf } from '../core/pg-compat.js';
 import type { TransferPatch } from '../core/transfer.js';
-import { chooseCompression, dumpError, pgDumpVersion, startDump } from './capture.js';
-import { CommitGate } from './commit-gate.js';
-import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
+import { peekArchiveHeader } from './archive-peek.js';
+import { chooseCompression, dumpError, startDump } from './capture.js';
+import { CommitGate, UnrestrictedScriptError } from './commit-gate.js';
+import { type Connection, checkClient, inspectServer, type PipelineContext, toolError } from './context.js';
 import { childEnv } from './libpq-env.js';
 import { finishParallelRestore, parallelRestore } from './parallel-restore.js';
+import type { PgClient } from './pg-clients.js';
 import { startPgProcess, startScriptPsql } from './pg-process.js';
 import { type PreparedRestore, prepareRestore } from './restore-plan.js';
 import { explainRestoreFailure, restorePrelude } from './restore-sql.js';
@@ -56,6 +59,7 @@ const IGNORED_PSQL_LINES = /there is already a transaction in progress/;
 async function restoreArchive(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   source: ArchiveSource,
   extensions: readonly string[] | undefined,
   opts: RestoreOptions = {},
@@ -65,14 +69,14 @@ async function restoreArchive(
     if (!IGNORED_PSQL_LINES.test(line)) ctx.tlog.add(levelOfToolLine(line), line);
   };
   const psql = startScriptPsql({
-    program: ctx.program('psql'),
+    program: client.path('psql'),
     env: target.env,
     secrets: ctx.secrets,
     onStderrLine: toolLine,
   });
   const restore = startPgProcess({
     name: 'pg_restore',
-    program: ctx.program('pg_restore'),
+    program: client.path('pg_restore'),
     args: [
       '--no-owner',
       '--no-privileges',
@@ -180,6 +184,11 @@ async function restoreArchive(
   });
   gateRef = gate;
   const applied = pipeline(restore.child.stdout!, gate, psql.child.stdin!).catch(async (e: unknown) => {
+    if (e instanceof UnrestrictedScriptError) {
+      ctx.tlog.error('pg_restore wrote no \\restrict line: refused');
+      fail(e.message);
+      return;
+    }
     // EPIPE here usually means psql stopped on an SQL error: its exit, reported above, is the real story.
     await Promise.all([psql.exited, restore.exited]);
     if (!stopper.signal.aborted) fail(`Feeding the restore script to psql failed: ${errorMessage(e)}`);
@@ -257,20 +266,43 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
       },
     };
   }
+  // The archive's own header says which client reads it and whether the target can take it: decided before
+  // anything touches the target (src/core/pg-compat.ts).
+  let client: PgClient;
+  try {
+    const header = await peekArchiveHeader(source.stream);
+    ctx.tlog.info(
+      `archive format ${header.format}, dumped from PostgreSQL ${header.serverVersion ?? 'unknown'} by pg_dump ${header.pgDumpVersion ?? 'unknown'}; target runs PostgreSQL ${server.serverVersion}`,
+    );
+    client = ctx.clients.forRestore(
+      {
+        format: header.format,
+        sourceMajor: majorOf(header.serverVersion),
+        dumpMajor: majorOf(header.pgDumpVersion),
+      },
+      server.major,
+    );
+    await checkClient(client, 'pg_restore', 'psql');
+  } catch (e) {
+    source.stop();
+    ctx.tlog.error(`not restored: ${errorMessage(e)}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+  }
+  ctx.tlog.info(`restoring with the PostgreSQL ${client.major} client`);
   if (t.finishOf && src.type === 'backup') {
-    return finishParallelRestore(ctx, target, source.stream, src)
+    return finishParallelRestore(ctx, target, client, source.stream, src)
       .then((r) => ({ processedBytes: r.bytes, sha256: r.sha256 }))
       .finally(() => source.stop());
   }
   // --parallel N (N > 1): everything but index and constraint builds through this same atomic restore, then
   // those with pg_restore --jobs N; faster, that part not atomic (parallel-restore.ts).
   const jobs = t.parallel ?? 1;
-  const result = await planned(ctx, target, source, jobs > 1, (prepared, planned) =>
+  const result = await planned(ctx, target, client, source, jobs > 1, (prepared, planned) =>
     jobs > 1
-      ? parallelRestore(ctx, target, jobs, prepared, (opts) =>
-          restoreArchive(ctx, target, planned, t.extensions, { ...opts, ...planOptions(prepared) }),
+      ? parallelRestore(ctx, target, client, jobs, prepared, (opts) =>
+          restoreArchive(ctx, target, client, planned, t.extensions, { ...opts, ...planOptions(prepared) }),
         )
-      : restoreArchive(ctx, target, planned, t.extensions, planOptions(prepared)),
+      : restoreArchive(ctx, target, client, planned, t.extensions, planOptions(prepared)),
   );
   return { processedBytes: result.bytes, sha256: result.sha256 };
 }
@@ -286,23 +318,46 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
   }
   const { source: src, target: dst } = t;
   // Independent round trips, at once: on a small database they are a good part of the whole copy.
-  const [[sourceConn, sourceServer], [targetConn], dumpVersion] = await Promise.all([
+  const [[sourceConn, sourceServer], [targetConn, targetServer]] = await Promise.all([
     ctx.connect(src.app, src.database).then(async (c) => [c, await inspectServer(ctx, c)] as const),
     ctx.connect(dst.app, dst.database).then(async (c) => [c, await inspectServer(ctx, c)] as const),
-    pgDumpVersion(ctx),
   ]);
+  // Both clients are chosen (and a target older than the source refused) before anything starts.
+  let dumpClient: PgClient;
+  let restoreClient: PgClient;
+  let dumpVersion: string;
+  try {
+    dumpClient = ctx.clients.forDump(sourceServer.major);
+    restoreClient = ctx.clients.forRestore(
+      {
+        format: archiveFormatWrittenBy(dumpClient.major),
+        sourceMajor: sourceServer.major,
+        dumpMajor: dumpClient.major,
+      },
+      targetServer.major,
+    );
+    [dumpVersion] = await Promise.all([
+      dumpClient.version('pg_dump'),
+      checkClient(restoreClient, 'pg_restore', 'psql'),
+    ]);
+  } catch (e) {
+    ctx.tlog.error(`not copied: ${errorMessage(e)}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+  }
   const early: TransferPatch = {
     sourceBytes: sourceServer.sizeBytes,
     serverVersion: sourceServer.serverVersion,
-    pgDumpVersion: dumpVersion.version,
+    pgDumpVersion: dumpVersion,
   };
   await ctx.record(early);
   ctx.signal.throwIfAborted();
 
-  ctx.tlog.info(`copying ${t.source.database} (${sourceServer.sizeBytes} bytes) to ${t.target.database}`);
+  ctx.tlog.info(
+    `copying ${t.source.database} (PostgreSQL ${sourceServer.serverVersion}, ${sourceServer.sizeBytes} bytes) to ${t.target.database} (PostgreSQL ${targetServer.serverVersion})`,
+  );
   ctx.tlog.info('waiting for pg_dump to complete');
   // The stream goes straight into pg_restore: compressing it would only burn CPU on both ends.
-  const dump = startDump(ctx, sourceConn, chooseCompression(dumpVersion.major, 0).args);
+  const dump = startDump(ctx, sourceConn, dumpClient, chooseCompression(dumpClient.major, 0).args);
   const dumpFailure = dump.exited.then((exit) => {
     if (exit.code === 0 || exit.signal) return undefined;
     ctx.tlog.error('pg_dump finished with errors');
@@ -311,6 +366,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
   const result = await planned(
     ctx,
     targetConn,
+    restoreClient,
     {
       stream: dump.child.stdout!,
       stop: () => dump.stop(),
@@ -324,7 +380,10 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
     },
     false,
     (prepared, source) =>
-      restoreArchive(ctx, targetConn, source, t.extensions, { hash: false, ...planOptions(prepared) }),
+      restoreArchive(ctx, targetConn, restoreClient, source, t.extensions, {
+        hash: false,
+        ...planOptions(prepared),
+      }),
   );
   return { ...early, processedBytes: result.bytes };
 }
@@ -337,6 +396,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
 async function planned(
   ctx: PipelineContext,
   target: Connection,
+  client: PgClient,
   source: ArchiveSource,
   split: boolean,
   run: (prepared: PreparedRestore, source: ArchiveSource) => Promise<RestoreResult>,
@@ -344,7 +404,7 @@ async function planned(
   const t = ctx.transfer;
   let prepared: PreparedRestore | undefined;
   try {
-    prepared = await prepareRestore(ctx, target, source.stream, {
+    prepared = await prepareRestore(ctx, target, client, source.stream, {
       extensions: t.extensions,
       keep: t.keepExtensions,
       split,

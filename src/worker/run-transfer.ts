@@ -12,10 +12,10 @@ import {
   DEFAULT_LOCK_WAIT_TIMEOUT,
   DEFAULT_PROGRESS_INTERVAL_MS,
   type PipelineContext,
-  programPath,
   type WorkerDeps,
   type WorkerOptions,
 } from './context.js';
+import { discoverPgClients, type PgClients } from './pg-clients.js';
 import { redact } from './redact.js';
 import { copy, restore } from './restore.js';
 import { TransferLog } from './transfer-log.js';
@@ -139,7 +139,8 @@ class TransferRun {
     let outcome: Outcome;
     try {
       this.cancel.signal.throwIfAborted();
-      const patch = await this.pipeline()(this.context());
+      const clients = this.opts.clients ?? (await discoverPgClients(this.opts.pgBinDirs));
+      const patch = await this.pipeline()(this.context(clients));
       outcome = { status: 'completed', patch };
     } catch (e) {
       const message = redact(errorMessage(e), this.secrets);
@@ -169,7 +170,7 @@ class TransferRun {
     }
   }
 
-  private context(): PipelineContext {
+  private context(clients: PgClients): PipelineContext {
     return {
       transfer: this.transfer,
       deps: this.deps,
@@ -179,7 +180,7 @@ class TransferRun {
       lockWaitTimeout: this.opts.lockWaitTimeout ?? DEFAULT_LOCK_WAIT_TIMEOUT,
       openUrl: this.opts.openUrl,
       secrets: this.secrets,
-      program: (name) => programPath(this.opts.pgBinDir, name),
+      clients,
       onBytes: (total) => {
         this.processedBytes = total;
       },

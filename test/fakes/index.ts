@@ -1,3 +1,4 @@
+import { databaseHostGuard } from '../../src/adapters/net/url-guard.js';
 import type { CoreDeps } from '../../src/core/deps.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { MemoryCatalog } from './memory-catalog.js';
@@ -34,5 +35,9 @@ export function fakeDeps(): FakeDeps {
     notifier: new RecordingNotifier(),
     clock: new FakeClock(),
     log: silentLogger,
+    // The real guard with the local stack's policy; names resolve to a public address, offline.
+    databaseHosts: databaseHostGuard({ allowLoopback: true, allowlist: [] }, async () => [
+      { address: '93.184.215.14', family: 4 },
+    ]),
   };
 }

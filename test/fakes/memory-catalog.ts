@@ -1,4 +1,5 @@
 import { ConflictError } from '../../src/core/errors.js';
+import { boundLogLines } from '../../src/core/log-item.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -20,6 +21,11 @@ export class MemoryCatalog implements Catalog {
   readonly logs = new Map<string, readonly LogLine[]>();
   readonly schedules = new Map<string, Schedule>();
   private readonly counters = new Map<string, number>();
+  private readonly apps = new Set<string>();
+
+  async listApps() {
+    return [...this.apps].sort();
+  }
 
   async getSettings(app: string) {
     return this.settings.get(app);
@@ -28,6 +34,7 @@ export class MemoryCatalog implements Catalog {
     this.settings.set(s.app, s);
   }
   async putDatabase(db: DatabaseAttachment) {
+    this.apps.add(db.app);
     this.databases.set(key(db.app, db.name), db);
   }
   async getDatabase(app: string, name: string) {
@@ -42,6 +49,7 @@ export class MemoryCatalog implements Catalog {
     this.databases.delete(key(app, name));
   }
   async nextTransferNum(app: string) {
+    this.apps.add(app);
     const n = (this.counters.get(app) ?? 0) + 1;
     this.counters.set(app, n);
     return n;
@@ -80,7 +88,7 @@ export class MemoryCatalog implements Catalog {
     return true;
   }
   async putTransferLogs(app: string, num: number, logs: readonly LogLine[]) {
-    this.logs.set(key(app, num), [...logs]);
+    this.logs.set(key(app, num), boundLogLines(logs));
   }
   async deleteTransfer(app: string, num: number) {
     this.transfers.delete(key(app, num));

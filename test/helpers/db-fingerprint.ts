@@ -29,9 +29,17 @@ export function normaliseSchemaDump(text: string): string {
     .trim();
 }
 
-export async function fingerprint(cluster: PgCluster, db: string): Promise<DbFingerprint> {
+/**
+ * `clientBinDir`: the pg_dump that writes the schema part; comparing databases on servers of two majors needs the
+ * same one for both (at least the newer major). @default the cluster's own client
+ */
+export async function fingerprint(
+  cluster: PgCluster,
+  db: string,
+  clientBinDir = cluster.clientBinDir,
+): Promise<DbFingerprint> {
   const dump = await run(
-    join(cluster.binDir, 'pg_dump'),
+    join(clientBinDir, 'pg_dump'),
     ['--schema-only', '-h', '127.0.0.1', '-p', String(cluster.port), '-U', 'postgres', '-d', db],
     { env: { ...withoutPgEnv(process.env), PGPASSWORD: cluster.password } },
   );

@@ -10,10 +10,15 @@ import { appendFile, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promis
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { clientBinDirFor, serverBinDirs } from './pg-toolchain.js';
 
 export interface PgCluster {
-  /** Directory holding initdb, pg_ctl, pg_dump, pg_restore and psql of this installation. */
+  /** Directory holding initdb and pg_ctl of this server (and, for this machine's own PostgreSQL, its clients). */
   readonly binDir: string;
+  /** Directory of the pg_dump, pg_restore and psql that fit this server (a client of its major or newer). */
+  readonly clientBinDir: string;
+  /** The server's major version. */
+  readonly major: number;
   readonly port: number;
   /** Password of the `postgres` superuser (TCP connections use scram-sha-256). */
   readonly password: string;
@@ -167,8 +172,24 @@ const FAST_SETTINGS = [
   "log_min_messages = 'warning'",
 ];
 
-export async function startCluster(): Promise<PgCluster> {
-  const binDir = await findPgBinDir();
+export interface ClusterOptions {
+  /** A server of this major from the version toolchain (test/helpers/pg-toolchain.ts). @default this machine's */
+  readonly major?: number;
+  /** Where initdb, pg_ctl and postgres are (e.g. a server without client programs). @default by `major` */
+  readonly serverBinDir?: string;
+  /** Where psql, pg_dump and pg_restore are. @default the server's, else the oldest client that fits */
+  readonly clientBinDir?: string;
+}
+
+export async function startCluster(opts: ClusterOptions = {}): Promise<PgCluster> {
+  const binDir =
+    opts.serverBinDir ?? (opts.major === undefined ? await findPgBinDir() : serverBinDirs().get(opts.major));
+  if (!binDir) throw new Error(`No PostgreSQL ${opts.major} server: run bash .ci/pg-toolchain.sh`);
+  const major = opts.major ?? Number(/(\d+)[/]bin[/]?$/.exec(binDir)?.[1] ?? Number.NaN);
+  // The cache's servers carry no client programs: use the oldest client that fits (pg_dump ≥ its server).
+  const clientBinDir =
+    opts.clientBinDir ?? (existsSync(join(binDir, 'psql')) ? binDir : clientBinDirFor(major));
+  if (!clientBinDir) throw new Error(`No PostgreSQL client ${major} or newer: run bash .ci/pg-toolchain.sh`);
   const identity = serverIdentity();
   const base = await mkdtemp(join(tempRoot(identity !== undefined), 'pgbackups-pg-'));
   const dataDir = join(base, 'data');
@@ -196,7 +217,8 @@ export async function startCluster(): Promise<PgCluster> {
         '--encoding=UTF8',
         '--locale=C',
         '--no-sync',
-        '--no-instructions',
+        // 14+; older initdb only prints the start command, which is harmless.
+        ...(major >= 14 ? ['--no-instructions'] : []),
       ],
       asServer,
     );
@@ -255,15 +277,18 @@ export async function startCluster(): Promise<PgCluster> {
 
     const cluster: PgCluster = {
       binDir,
+      clientBinDir,
+      major,
       port,
       password,
       socketDir,
       url: (dbname = 'postgres') =>
         `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(dbname)}`,
-      psql: (db, sql) => runOk(join(binDir, 'psql'), psqlArgs(db), { env: clientEnv, input: sql }),
-      psqlFile: (db, file) => runOk(join(binDir, 'psql'), [...psqlArgs(db), '-f', file], { env: clientEnv }),
+      psql: (db, sql) => runOk(join(clientBinDir, 'psql'), psqlArgs(db), { env: clientEnv, input: sql }),
+      psqlFile: (db, file) =>
+        runOk(join(clientBinDir, 'psql'), [...psqlArgs(db), '-f', file], { env: clientEnv }),
       session: (db) =>
-        openSession(join(binDir, 'psql'), [...psqlArgs(db).filter((a) => a !== '-q'), '-n'], clientEnv),
+        openSession(join(clientBinDir, 'psql'), [...psqlArgs(db).filter((a) => a !== '-q'), '-n'], clientEnv),
       createDatabase: async (name) => {
         await cluster.psql('postgres', `CREATE DATABASE ${quoteIdent(name)}`);
       },

@@ -1,3 +1,4 @@
+import { databaseHostGuard } from '../../src/adapters/net/url-guard.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { BlobStore } from '../../src/core/ports.js';
 import { systemClock } from '../../src/core/ports.js';
@@ -20,6 +21,8 @@ export function workerDeps<B extends BlobStore>(blobs: B): TestWorkerDeps<B> {
     secrets: new MemorySecrets(),
     clock: systemClock,
     log: silentLogger,
+    // The local stack's policy: the throwaway clusters listen on 127.0.0.1.
+    databaseHosts: databaseHostGuard({ allowLoopback: true, allowlist: [] }),
   };
 }
 

@@ -2,6 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../lib/constructs/api.js';
 import { AWS_FUNCTION_ENV_NAMES, buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { BUCKET_LIFECYCLE, MAX_TRANSFER_DAYS } from '../../src/core/retention.js';
 import { buildTestStack } from './stack-fixture.js';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
@@ -38,9 +39,11 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     template = Template.fromStack(buildTestStack().stack);
   });
 
-  it('keeps the catalog on demand, with point-in-time recovery, deletion protection and KMS encryption', () => {
+  it('keeps the catalog on demand, with point-in-time recovery and KMS encryption, retained except on create', () => {
     template.hasResource('AWS::DynamoDB::GlobalTable', {
-      DeletionPolicy: 'Retain',
+      // Deletion protection would block the rollback of a failed first deploy (CatalogTableProps).
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [
@@ -51,7 +54,7 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
         GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'gsi1' })],
         Replicas: [
           Match.objectLike({
-            DeletionProtectionEnabled: true,
+            DeletionProtectionEnabled: false,
             PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
           }),
         ],
@@ -62,11 +65,16 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
   it('encrypts the backups bucket with a rotating customer-managed key, versions it and retains both', () => {
     const keyId = logicalIdOf(template, 'AWS::KMS::Key', 'BackupsKey');
     template.hasResource('AWS::KMS::Key', {
-      DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({ EnableKeyRotation: true }),
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        EnableKeyRotation: true,
+        Description: 'pgbackups: encrypts database dumps',
+      }),
     });
     template.hasResource('AWS::S3::Bucket', {
-      DeletionPolicy: 'Retain',
+      DeletionPolicy: 'RetainExceptOnCreate',
+      UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         BucketEncryption: {
           ServerSideEncryptionConfiguration: [
@@ -90,17 +98,31 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     });
   });
 
-  it('has the lifecycle backstops of DESIGN §6', () => {
-    template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: {
-        Rules: Match.arrayWith([
-          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
-          Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 7 }, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'scheduled/', ExpirationInDays: 400, Status: 'Enabled' }),
-          Match.objectLike({ Prefix: 'safety/', ExpirationInDays: 10, Status: 'Enabled' }),
-        ]),
+  it('takes its lifecycle from the retention engine, and never expires a current scheduled or manual dump', () => {
+    const bucketId = logicalIdOf(template, 'AWS::S3::Bucket', 'BackupsBucket');
+    const bucket = template.findResources('AWS::S3::Bucket')[bucketId] as Resource;
+    const rules = (bucket.Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    expect(rules).toEqual([
+      {
+        Id: 'abort-incomplete-uploads',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: BUCKET_LIFECYCLE.abortIncompleteUploadDays },
+        Status: 'Enabled',
       },
-    });
+      {
+        Id: 'expire-noncurrent-versions',
+        NoncurrentVersionExpiration: { NoncurrentDays: BUCKET_LIFECYCLE.noncurrentVersionDays },
+        ExpiredObjectDeleteMarker: true,
+        Status: 'Enabled',
+      },
+      {
+        Id: 'expire-safety-backups',
+        Prefix: 'safety/',
+        ExpirationInDays: BUCKET_LIFECYCLE.safetyExpirationDays,
+        Status: 'Enabled',
+      },
+    ]);
+    // Uploads outlive the longest transfer the watchdog lets run.
+    expect(BUCKET_LIFECYCLE.abortIncompleteUploadDays).toBeGreaterThan(MAX_TRANSFER_DAYS);
   });
 
   it('denies every non-TLS request to the backups bucket', () => {
@@ -167,14 +189,18 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     expect(JSON.stringify(secrets[0]!.Resource)).toMatch(/:secret:pgbackups\/\*"\]\]\}$/);
 
     const s3 = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-    expect(s3).toHaveLength(1);
-    expect(actionsOf(s3[0]!).sort()).toEqual([
+    expect(s3).toHaveLength(2);
+    const objects = s3.find((s) => JSON.stringify(s.Resource).includes('/*'))!;
+    expect(actionsOf(objects).sort()).toEqual([
       's3:AbortMultipartUpload',
       's3:DeleteObject',
       's3:GetObject',
       's3:PutObject',
     ]);
-    expect(s3[0]!.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] });
+    expect(objects.Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] });
+    // ListBucket on the bucket itself, so a missing dump is a 404 ("missing"), not a 403.
+    const list = s3.find((s) => s !== objects)!;
+    expect(list).toMatchObject({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] } });
   });
 
   it('lets only the API write secrets, and only under the prefix', () => {
@@ -185,7 +211,7 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     expect(JSON.stringify(writers[0]!.Properties.Roles)).toContain('ApiHandlerRole');
   });
 
-  it('lets the scheduler role invoke the scheduled-capture function and nothing else', () => {
+  it('lets the scheduler role invoke the scheduled-capture function and dead-letter, nothing else', () => {
     const fnId = logicalIdOf(template, 'AWS::Lambda::Function', 'SchedulesCaptureFunction');
     const groupId = logicalIdOf(template, 'AWS::Scheduler::ScheduleGroup', 'SchedulesGroup');
     template.hasResourceProperties('AWS::IAM::Role', {
@@ -201,8 +227,14 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
         ],
       },
     });
+    const queueId = logicalIdOf(template, 'AWS::SQS::Queue', 'DeadLetters');
     expect(statementsOfRole(template, 'SchedulesSchedulerRole')).toEqual([
       { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: { 'Fn::GetAtt': [fnId, 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      },
     ]);
   });
 
@@ -243,10 +275,30 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
       expect(Object.keys(variables).sort()).toEqual([...AWS_FUNCTION_ENV_NAMES].sort());
       // CloudFormation fills in the references at deploy; any non-empty string stands in for them here.
       const resolved = Object.fromEntries(
-        Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : `resolved-${k}`]),
+        Object.entries(variables).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? v : k === 'PGBACKUPS_DB_HOST_ALLOWLIST' ? '10.0.0.0/16' : `resolved-${k}`,
+        ]),
       );
       expect(() => buildAwsDeps({ ...resolved, AWS_REGION: 'eu-west-1' })).not.toThrow();
     }
+  });
+
+  it("allows private database hosts in the stack's own VPC by default, in the API and the worker alike", () => {
+    const vpcCidr = { 'Fn::GetAtt': [Match.stringLikeRegexp('^NetworkVpc'), 'CidrBlock'] };
+    for (const fn of appFunctions(template)) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.PGBACKUPS_DB_HOST_ALLOWLIST).toEqual({
+        'Fn::GetAtt': [expect.stringMatching(/^NetworkVpc/), 'CidrBlock'],
+      });
+    }
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'PGBACKUPS_DB_HOST_ALLOWLIST', Value: vpcCidr }]),
+        }),
+      ],
+    });
   });
 
   it('runs the worker as an arm64 Fargate task named worker, with its sizes, logs and resource names', () => {

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { App, type AppProps, Validations } from 'aws-cdk-lib';
+import { CfnGuardValidator, type CfnGuardValidatorProps } from '@cdklabs/cdk-validator-cfnguard';
+import {
+  App,
+  type AppProps,
+  type IPolicyValidationContextBeta1,
+  type IPolicyValidationPluginBeta1,
+  type PolicyValidationPluginReportBeta1,
+  Validations,
+} from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { inlineFunctions } from '../../lib/constructs/app-function.js';
@@ -31,4 +39,28 @@ export function buildTestStack(
   });
   if (opts.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
+}
+
+/**
+ * cfn-guard's plugin reports violations without a severity. Once any finding anywhere is acknowledged, aws-cdk-lib
+ * recomputes a report's success as "no violation of severity error or fatal", so every remaining cfn-guard
+ * violation would pass unnoticed. This wrapper marks them all `error`, so an unacknowledged one fails synth.
+ */
+export class StrictCfnGuard implements IPolicyValidationPluginBeta1 {
+  readonly name: string;
+  readonly version?: string;
+  readonly ruleIds?: string[];
+  private readonly inner: CfnGuardValidator;
+
+  constructor(props?: CfnGuardValidatorProps) {
+    this.inner = new CfnGuardValidator(props);
+    this.name = this.inner.name;
+    this.version = this.inner.version;
+    this.ruleIds = this.inner.ruleIds;
+  }
+
+  validate(context: IPolicyValidationContextBeta1): PolicyValidationPluginReportBeta1 {
+    const report = this.inner.validate(context);
+    return { ...report, violations: report.violations.map((v) => ({ ...v, severity: 'error' })) };
+  }
 }

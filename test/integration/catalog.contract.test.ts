@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { logLineBytes, MAX_LOG_ITEM_BYTES } from '../../src/core/log-item.js';
 import type { Catalog } from '../../src/core/ports.js';
-import type { Transfer } from '../../src/core/transfer.js';
+import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES, type Transfer } from '../../src/core/transfer.js';
 import { MemoryCatalog } from '../fakes/memory-catalog.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
 
@@ -47,6 +48,27 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     const nums = await Promise.all(Array.from({ length: 20 }, () => catalog.nextTransferNum('counter-app')));
     expect(new Set(nums).size).toBe(20);
     expect(Math.max(...nums)).toBe(22);
+  });
+
+  it('lists each app once, sorted, from its first attachment or transfer number', async () => {
+    const before = await catalog.listApps();
+    expect(before).not.toContain('zz-apps-a');
+    await catalog.putDatabase({
+      app: 'zz-apps-b',
+      name: 'DATABASE',
+      secretRef: 'ref',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await catalog.nextTransferNum('zz-apps-a');
+    await catalog.nextTransferNum('zz-apps-a');
+    const after = await catalog.listApps();
+    expect(after.filter((a) => a.startsWith('zz-apps-'))).toEqual(['zz-apps-a', 'zz-apps-b']);
+    expect(after).toEqual([...after].sort());
+    expect(after).toContain('counter-app');
   });
 
   it('creates a transfer once and refuses a duplicate with a conflict', async () => {
@@ -106,6 +128,63 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     expect((await catalog.listTransfers('log-app')).transfers[0]?.logs).toBeUndefined();
     await catalog.deleteTransfer('log-app', 1);
     expect(await catalog.getTransfer('log-app', 1, { logs: true })).toBeUndefined();
+  });
+
+  it('stores a log at the maximum line count and length, bounded under the 400 KB item limit', async () => {
+    await catalog.createTransfer(transfer('biglog-app', 1));
+    // The worst case TransferLog can hand over: MAX_LOG_LINES lines of MAX_LOG_LINE_CHARS characters, each a
+    // 3-byte character in UTF-8 (about 1.5 MB unbounded; dynalite rejects items over 400 KB like DynamoDB).
+    const lines = Array.from({ length: MAX_LOG_LINES }, (_, i) => ({
+      at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      level: 'info' as const,
+      message: `${i}:`.padEnd(MAX_LOG_LINE_CHARS, 'ü€'),
+    }));
+    expect(lines.reduce((n, l) => n + logLineBytes(l), 0)).toBeGreaterThan(400 * 1024);
+    await catalog.putTransferLogs('biglog-app', 1, lines);
+    const stored = (await catalog.getTransfer('biglog-app', 1, { logs: true }))?.logs ?? [];
+    expect(stored.reduce((n, l) => n + logLineBytes(l), 0)).toBeLessThanOrEqual(MAX_LOG_ITEM_BYTES);
+    // The newest lines survive, in order, after a line saying how many older ones were dropped.
+    expect(stored.at(-1)).toEqual(lines.at(-1));
+    const kept = stored.length - 1;
+    expect(stored.slice(1)).toEqual(lines.slice(-kept));
+    expect(stored[0]!.message).toBe(
+      `… ${MAX_LOG_LINES - kept} earlier log lines dropped to stay within the stored log's size`,
+    );
+    // Even ASCII lines of the maximum length exceed it (500 × 1,000 bytes), but 500 lines of 500 fit whole:
+    // nothing is dropped needlessly.
+    const ascii = lines.map((l, i) => ({ ...l, message: `${i}:`.padEnd(MAX_LOG_LINE_CHARS / 2, 'x') }));
+    await catalog.putTransferLogs('biglog-app', 1, ascii);
+    expect((await catalog.getTransfer('biglog-app', 1, { logs: true }))?.logs).toEqual(ascii);
+  });
+
+  it('lists every app that has a database or a numbered transfer, by name', async () => {
+    await catalog.putDatabase({
+      app: 'list-b',
+      name: 'DATABASE',
+      secretRef: 'ref',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    await catalog.nextTransferNum('list-a');
+    await catalog.nextTransferNum('list-a');
+    await catalog.putSettings({ app: 'list-settings-only', plan: 'standard' });
+    const apps = (await catalog.listApps()).filter((a) => a.startsWith('list-'));
+    expect(apps).toEqual(['list-a', 'list-b']);
+    // Registering the app leaves its counter alone.
+    await catalog.putDatabase({
+      app: 'list-a',
+      name: 'DATABASE',
+      secretRef: 'ref',
+      host: 'h',
+      port: 5432,
+      database: 'd',
+      user: 'u',
+      createdAt: '2026-01-01T00:00:00.000Z',
+    });
+    expect(await catalog.nextTransferNum('list-a')).toBe(3);
   });
 
   it('finds active transfers across apps and forgets them once finished', async () => {

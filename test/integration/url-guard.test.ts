@@ -39,6 +39,15 @@ describe('isPublicAddress', () => {
     '::ffff:7f00:1',
     '::ffff:169.254.169.254',
     '::ffff:a9fe:a9fe',
+    // IPv6 forms embedding an IPv4 address (issue #14): 6to4, IPv4-compatible, SIIT, NAT64 local-use, site-local.
+    '2002:7f00:1::',
+    '2002:a9fe:a9fe::',
+    '::7f00:1',
+    '::169.254.169.254',
+    '::ffff:0:7f00:1',
+    '::ffff:0:a9fe:a9fe',
+    '64:ff9b:1::a9fe:a9fe',
+    'fec0::1',
     'not an ip',
   ])('refuses %s', (address) => {
     expect(isPublicAddress(address)).toBe(false);

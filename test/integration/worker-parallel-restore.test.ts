@@ -15,6 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store.js';
 import { backupObjectKey } from '../../src/core/object-keys.js';
 import type { Transfer } from '../../src/core/transfer.js';
+import { discoverPgClients } from '../../src/worker/pg-clients.js';
 import { readArchiveHead } from '../../src/worker/restore-plan.js';
 import { runTransfer } from '../../src/worker/run-transfer.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
@@ -219,6 +220,41 @@ describe('parallel restore', () => {
     expect(JSON.stringify(done)).not.toContain(cluster.password);
   });
 
+  it('restores every step into a database whose name holds `=`, never into the database that name spells', async () => {
+    // libpq reads a bare `--dbname=dbname=decoy` as a connection string naming database `decoy`.
+    const tricky = 'dbname=decoy';
+    const asName = (db: string) => `dbname='${db}'`; // the test cluster's psql also expands -d
+    for (const db of [tricky, 'decoy']) {
+      await cluster.dropDatabase(db);
+      await cluster.createDatabase(db);
+    }
+    await attach('TRICKY', tricky);
+    const key = (backup.target as { key: string }).key;
+    const done = await run(
+      await create('restore', () => ({
+        database: 'TRICKY',
+        source: {
+          type: 'backup',
+          app: APP,
+          id: backup.id,
+          num: backup.num,
+          key,
+          sha256: backup.sha256!,
+          bytes: backup.backupBytes!,
+        },
+        target: { type: 'database', app: APP, database: 'TRICKY' },
+        extensions: ['public.hstore', 'pgcrypto'],
+        parallel: 2,
+      })),
+    );
+    expect(done.status, done.error).toBe('completed');
+    const objects = await postDataObjects(asName(tricky));
+    expect(objects).toEqual(await postDataObjects('source'));
+    expect(objects).toContain('index events_at');
+    // The decoy holds only what every new database holds.
+    expect(await postDataObjects('decoy')).toEqual(await postDataObjects('postgres'));
+  });
+
   it("reads ahead only until pg_restore can list the archive's table of contents, then replays every byte", async () => {
     const archive = Buffer.concat(
       await (await deps.blobs.download((backup.target as { key: string }).key)).toArray(),
@@ -235,12 +271,16 @@ describe('parallel restore', () => {
       const chunks = Array.from({ length: Math.ceil(archive.length / 128) }, (_, i) =>
         archive.subarray(i * 128, (i + 1) * 128),
       );
-      const ctx = {
-        program: (name: 'pg_restore' | 'pg_dump' | 'psql') => join(cluster.binDir, name),
-        secrets: [],
-        signal: new AbortController().signal,
-      };
-      const head = await readArchiveHead(ctx, Readable.from(chunks), handle, file, [4096, 32768, 131072]);
+      const ctx = { secrets: [], signal: new AbortController().signal };
+      const client = (await discoverPgClients([cluster.clientBinDir])).newest();
+      const head = await readArchiveHead(
+        ctx,
+        client,
+        Readable.from(chunks),
+        handle,
+        file,
+        [4096, 32768, 131072],
+      );
       await handle.close();
       const kept = (await stat(file)).size;
       expect(head.headBytes).toBe(kept);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { CoreDeps } from '../../core/deps.js';
 import { jsonLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/ports.js';
+import { databaseHostGuard, parseCidrList } from '../net/url-guard.js';
 import { AwsNotifier } from './aws-notifier.js';
 import { DynamoDbCatalog } from './dynamodb-catalog.js';
 import { EcsTaskRunner } from './ecs-task-runner.js';
@@ -39,9 +40,19 @@ export const AwsFunctionEnv = z.object({
   PGBACKUPS_SECRETS_PREFIX: required,
   PGBACKUPS_SCHEDULE_GROUP: required,
   PGBACKUPS_SCHEDULER_ROLE_ARN: required,
+  PGBACKUPS_DEAD_LETTER_QUEUE_ARN: required,
   PGBACKUPS_SCHEDULED_CAPTURE_ARN: required,
   PGBACKUPS_ALERTS_TOPIC_ARN: required,
   PGBACKUPS_EVENT_BUS: required.default('default'),
+  /** CIDRs inside which private database hosts may be reached (lib/context.ts: databaseHostAllowlist). */
+  PGBACKUPS_DB_HOST_ALLOWLIST: z.string().transform((v, ctx) => {
+    try {
+      return parseCidrList(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
   // Set by the Lambda runtime itself (it may not be set in a function's configuration).
   AWS_REGION: z.string().min(1).optional(),
 });
@@ -91,6 +102,7 @@ export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
       groupName: cfg.PGBACKUPS_SCHEDULE_GROUP,
       targetArn: cfg.PGBACKUPS_SCHEDULED_CAPTURE_ARN,
       roleArn: cfg.PGBACKUPS_SCHEDULER_ROLE_ARN,
+      deadLetterArn: cfg.PGBACKUPS_DEAD_LETTER_QUEUE_ARN,
     }),
     notifier: new AwsNotifier({
       events: new EventBridgeClient({ region }),
@@ -100,5 +112,7 @@ export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
     }),
     clock: systemClock,
     log: jsonLogger({ service: 'pgbackups' }),
+    // In AWS a tenant never reaches the function's or the worker's own host.
+    databaseHosts: databaseHostGuard({ allowLoopback: false, allowlist: cfg.PGBACKUPS_DB_HOST_ALLOWLIST }),
   };
 }

@@ -3,13 +3,16 @@
  * stack (which creates it in dynalite), so the two cannot drift.
  *
  * Items (pk / sk):
- * - `APP#<app>` / `SETTINGS`        app settings and the per-app transfer counter (`transferCount`)
+ * - `APP#<app>` / `SETTINGS`        app settings
+ * - `APP#<app>` / `COUNTER`         the per-app transfer counter (`transferCount`); also the app's registry entry
  * - `APP#<app>` / `DB#<name>`       database attachment (secret reference, host, never a password)
  * - `APP#<app>` / `XFER#<num:10>`   transfer; zero-padded so a Query returns them in number order
  * - `APP#<app>` / `XLOG#<num:10>`   the transfer's log lines, apart so listing stays small
  * - `APP#<app>` / `SCHED#<name>`    schedule
+ * - `APPS` / `<app>`                one marker per app (first attachment or transfer), so apps list by Query
  * GSI `gsi1` is sparse: `gsi1pk = ACTIVE` on pending/running transfers (removed when they finish) and
- * `gsi1pk = SCHEDULE` on schedules, so the watchdog finds them with a Query, never a Scan.
+ * `gsi1pk = SCHEDULE` on schedules, and `gsi1pk = APP`, `gsi1sk = <app>` on each app's COUNTER item (written when
+ * a database is attached or a transfer numbered), so the watchdog and the pruner find them with a Query, never a Scan.
  */
 export const CATALOG_TABLE = {
   partitionKey: 'pk',

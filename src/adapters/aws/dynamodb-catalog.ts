@@ -15,6 +15,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../../core/errors.js';
+import { boundLogLines } from '../../core/log-item.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -33,6 +34,7 @@ import {
 import { CATALOG_TABLE } from './catalog-table-schema.js';
 
 const appKey = (app: string) => `APP#${app}`;
+/** The partition holding one item per app (sk = the app's name). */
 const xferKey = (num: number) => `XFER#${String(num).padStart(10, '0')}`;
 const xlogKey = (num: number) => `XLOG#${String(num).padStart(10, '0')}`;
 // Storage bookkeeping, not part of the domain records.
@@ -59,6 +61,9 @@ function decodeCursor(cursor: string | undefined, app: string): Record<string, u
   }
   throw new ValidationError('Invalid cursor: pass the cursor returned by the previous page unchanged');
 }
+
+/** The app registry: the app's COUNTER item carries `gsi1pk = APP` (see catalog-table-schema.ts). */
+const APP_INDEX = 'APP';
 
 const activeIndex = (t: Pick<Transfer, 'createdAt' | 'app' | 'num'>) => ({
   gsi1pk: 'ACTIVE',
@@ -88,6 +93,29 @@ export class DynamoDbCatalog implements Catalog {
     return new DynamoDbCatalog({ client: doc, tableName });
   }
 
+  async listApps(): Promise<string[]> {
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: CATALOG_TABLE.gsi1.name,
+      KeyConditionExpression: 'gsi1pk = :apps',
+      ExpressionAttributeValues: { ':apps': APP_INDEX },
+      ProjectionExpression: 'gsi1sk',
+    });
+    return items.map((i) => String(i.gsi1sk)).sort();
+  }
+
+  /** Registers the app in the app index (idempotent; the counter, if any, is untouched). */
+  private async registerApp(app: string): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk: appKey(app), sk: 'COUNTER' },
+        UpdateExpression: 'SET gsi1pk = :apps, gsi1sk = :app',
+        ExpressionAttributeValues: { ':apps': APP_INDEX, ':app': app },
+      }),
+    );
+  }
+
   async getSettings(app: string): Promise<AppSettings | undefined> {
     const res = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: { pk: appKey(app), sk: 'SETTINGS' } }),
@@ -102,9 +130,13 @@ export class DynamoDbCatalog implements Catalog {
   }
 
   async putDatabase(db: DatabaseAttachment): Promise<void> {
-    await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { ...db, pk: appKey(db.app), sk: `DB#${db.name}` } }),
-    );
+    // Two independent items, written together: attaching costs no extra round trip.
+    await Promise.all([
+      this.registerApp(db.app),
+      this.doc.send(
+        new PutCommand({ TableName: this.table, Item: { ...db, pk: appKey(db.app), sk: `DB#${db.name}` } }),
+      ),
+    ]);
   }
 
   async getDatabase(app: string, name: string): Promise<DatabaseAttachment | undefined> {
@@ -136,12 +168,14 @@ export class DynamoDbCatalog implements Catalog {
       new UpdateCommand({
         TableName: this.table,
         Key: { pk: appKey(app), sk: 'COUNTER' },
-        UpdateExpression: 'ADD transferCount :one',
-        ExpressionAttributeValues: { ':one': 1 },
+        // The same write registers the app in the app index (listApps).
+        UpdateExpression: 'ADD transferCount :one SET gsi1pk = :apps, gsi1sk = :app',
+        ExpressionAttributeValues: { ':one': 1, ':apps': APP_INDEX, ':app': app },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    return Number(res.Attributes?.transferCount);
+    const num = Number(res.Attributes?.transferCount);
+    return num;
   }
 
   async createTransfer(t: Transfer): Promise<void> {
@@ -277,7 +311,11 @@ export class DynamoDbCatalog implements Catalog {
 
   async putTransferLogs(app: string, num: number, logs: readonly LogLine[]): Promise<void> {
     await this.doc.send(
-      new PutCommand({ TableName: this.table, Item: { pk: appKey(app), sk: xlogKey(num), logs: [...logs] } }),
+      new PutCommand({
+        TableName: this.table,
+        // Bounded in bytes: a put over DynamoDB's 400 KB item limit would fail and lose the whole log.
+        Item: { pk: appKey(app), sk: xlogKey(num), logs: boundLogLines(logs) },
+      }),
     );
   }
 

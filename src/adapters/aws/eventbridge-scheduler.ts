@@ -10,6 +10,7 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { Schedule, Scheduler } from '../../core/ports.js';
+import { SCHEDULE_WINDOW_MINUTES } from '../../core/schedule-time.js';
 
 export interface EventBridgeSchedulerOptions {
   readonly client: SchedulerClient;
@@ -17,9 +18,14 @@ export interface EventBridgeSchedulerOptions {
   readonly groupName: string;
   /** ARN of the scheduled-capture function, the target of every schedule. */
   readonly targetArn: string;
-  /** Role Scheduler assumes to invoke the target. */
+  /** Role Scheduler assumes to invoke the target (and to send to the dead-letter queue). */
   readonly roleArn: string;
+  /** SQS queue that receives an invocation Scheduler gave up on. */
+  readonly deadLetterArn: string;
 }
+
+/** Scheduler's retries of a failed invocation: within an hour, so a late capture still lands the same night. */
+export const SCHEDULE_RETRY_POLICY = { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 } as const;
 
 /** Scheduler names are 1–64 characters; `app--DATABASE` can exceed that, so long names keep a hash suffix. */
 const MAX_NAME = 64;
@@ -51,13 +57,16 @@ export class EventBridgeSchedulerAdapter implements Scheduler {
       Description: `pgbackups ${s.app} ${s.database} daily at ${pad(s.hour)}:${pad(s.minute)} ${s.timezone}`,
       ScheduleExpression: dailyCron(s.hour, s.minute),
       ScheduleExpressionTimezone: s.timezone,
-      // Exactly on time; missed runs (e.g. a spring-forward gap) are caught up by the watchdog.
-      FlexibleTimeWindow: { Mode: 'OFF' },
+      // Spread over a window so many schedules at one time do not start their tasks in the same second; missed
+      // runs (e.g. a spring-forward gap) are caught up by the watchdog.
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: SCHEDULE_WINDOW_MINUTES },
       State: 'ENABLED',
       Target: {
         Arn: this.opts.targetArn,
         RoleArn: this.opts.roleArn,
         Input: JSON.stringify({ app: s.app, database: s.database }),
+        RetryPolicy: { ...SCHEDULE_RETRY_POLICY },
+        DeadLetterConfig: { Arn: this.opts.deadLetterArn },
       },
     };
     try {

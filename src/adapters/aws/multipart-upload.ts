@@ -42,6 +42,27 @@ export function partSizer(expectedBytes?: number): (partNumber: number) => numbe
     n <= BASE_PARTS ? base : Math.min(MAX_PART_SIZE, base * 2 ** Math.ceil((n - BASE_PARTS) / GROWTH_STEP));
 }
 
+/**
+ * Sends a part (or a small body) with `x-amz-content-sha256: UNSIGNED-PAYLOAD`, so the SDK does not SHA-256 every
+ * byte a second time to sign it: the stream's own SHA-256 (src/worker/streams.ts) is recorded and checked before
+ * any restore commits, requests go over TLS, and with the SDK's default checksums each part still carries a
+ * CRC32 that S3 verifies. Without it the SigV4 payload hash was a full extra SHA-256 pass over the dump on the
+ * worker's CPU (docs/large-databases.md).
+ */
+type Handler = (args: { request: unknown }) => Promise<unknown>;
+
+function unsignedPayload<C extends { middlewareStack: { add(middleware: unknown, options: unknown): void } }>(
+  command: C,
+): C {
+  const middleware = (next: Handler) => async (args: { request: unknown }) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+    return next(args);
+  };
+  command.middlewareStack.add(middleware, { step: 'build', name: 'pgbackupsUnsignedPayload' });
+  return command;
+}
+
 const errored = (body: Readable) => (body as Readable & { errored?: Error | null }).errored;
 
 export interface StreamUploadOptions {
@@ -92,15 +113,17 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
   const sendPart = (n: number, data: Buffer, buffer?: Buffer): Promise<void> => {
     const p = client
       .send(
-        new UploadPartCommand({
-          Bucket,
-          Key,
-          UploadId: uploadId,
-          PartNumber: n,
-          Body: data,
-          ContentLength: data.length,
-          ChecksumAlgorithm: checksum,
-        }),
+        unsignedPayload(
+          new UploadPartCommand({
+            Bucket,
+            Key,
+            UploadId: uploadId,
+            PartNumber: n,
+            Body: data,
+            ContentLength: data.length,
+            ChecksumAlgorithm: checksum,
+          }),
+        ),
         sendOpts,
       )
       .then((r) => {
@@ -169,13 +192,15 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
     const last = fill.subarray(0, filled);
     if (!uploadId) {
       await client.send(
-        new PutObjectCommand({
-          Bucket,
-          Key,
-          Body: last,
-          ContentLength: last.length,
-          ContentType: 'application/octet-stream',
-        }),
+        unsignedPayload(
+          new PutObjectCommand({
+            Bucket,
+            Key,
+            Body: last,
+            ContentLength: last.length,
+            ContentType: 'application/octet-stream',
+          }),
+        ),
         sendOpts,
       );
       return { bytes: total, parts: 1 };

@@ -1,13 +1,22 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { ensureWorkerBundle, WORKER_BUNDLE } from '../../../containers/worker/build.js';
 import type { Logger } from '../../core/logger.js';
 import type { TaskRequest, TaskRunner } from '../../core/ports.js';
 
-/** The very entrypoint the container runs (containers/worker/main.ts), run here through tsx. */
-export const WORKER_ENTRY = fileURLToPath(new URL('../../../containers/worker/main.ts', import.meta.url));
-const TSX_LOADER = createRequire(import.meta.url).resolve('tsx');
+/**
+ * The very program the container runs: the worker bundle (containers/worker/build.ts), started with the image's
+ * own command line. Rebuilt here when a source is newer, so edits show up at the next worker, as they would in a
+ * new image.
+ */
+export const WORKER_ENTRY = WORKER_BUNDLE;
+export const WORKER_ARGS: readonly string[] = ['--enable-source-maps', WORKER_BUNDLE];
+
+/**
+ * Variables passed from this process's environment to every worker when set: PGBACKUPS_PG_BINDIRS chooses the
+ * PostgreSQL clients (src/config/worker-env.ts), as the image's environment does on ECS.
+ */
+const PASSED_THROUGH = ['PGBACKUPS_PG_BINDIRS'] as const;
 
 export interface TaskExit {
   readonly app: string;
@@ -36,16 +45,28 @@ export interface LocalProcessRunnerOptions {
 export class LocalProcessRunner implements TaskRunner {
   private readonly children = new Map<string, ChildProcess>();
   private readonly exits = new Set<Promise<void>>();
+  /** One build at a time per process; builds racing from other processes are safe (build.ts renames). */
+  private building: Promise<string> | undefined;
 
   constructor(private readonly opts: LocalProcessRunnerOptions) {}
 
   async start(req: TaskRequest): Promise<{ taskRef: string }> {
     const output = this.opts.workerOutput ?? 'inherit';
     const stdio = typeof output === 'function' ? 'pipe' : output;
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, WORKER_ENTRY], {
+    this.building ??= ensureWorkerBundle().finally(() => {
+      this.building = undefined;
+    });
+    await this.building;
+    const passed = Object.fromEntries(
+      PASSED_THROUGH.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
+    );
+    // Extra node flags for local workers only, e.g. `--cpu-prof --cpu-prof-dir=DIR` (not allowed in NODE_OPTIONS).
+    const nodeArgs = process.env.PGBACKUPS_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+    const child = spawn(process.execPath, [...nodeArgs, ...WORKER_ARGS], {
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
+        ...passed,
         ...this.opts.env,
         PGBACKUPS_APP: req.app,
         PGBACKUPS_TRANSFER_NUM: String(req.num),

@@ -1,5 +1,13 @@
 import { appPath } from '../client.js';
-import { type Command, type Context, err, findNewest, getTransfer } from '../command.js';
+import {
+  type Command,
+  type Context,
+  cmd,
+  err,
+  findNewest,
+  getTransfer,
+  requireKnownApp,
+} from '../command.js';
 import { CliError } from '../errors.js';
 import { isFinished } from '../follow.js';
 import type { TransferJson } from '../types.js';
@@ -28,7 +36,10 @@ export const cancel: Command = {
     const id =
       ctx.args[0] ??
       (await findNewest(ctx, undefined, (t) => t.status === 'pending' || t.status === 'running'))?.id;
-    if (!id) throw new CliError('No active backups/transfers');
+    if (!id) {
+      await requireKnownApp(ctx);
+      throw new CliError('No active backups/transfers');
+    }
     ctx.io.stderr.write(`Cancelling ${id}... `);
     let t: TransferJson;
     try {
@@ -50,7 +61,7 @@ export const cancel: Command = {
       );
     }
     ctx.io.stderr.write('requested\n');
-    err(ctx, `${t.id} is stopping; check it with pgbackups info ${t.id}`);
+    err(ctx, `${t.id} is stopping; check it with ${cmd(ctx, `info ${t.id}`)}`);
     return 0;
   },
 };

@@ -1,6 +1,5 @@
-import { normaliseDatabaseName } from '../../core/names.js';
 import { appPath } from '../client.js';
-import { action, type Command } from '../command.js';
+import { action, type Command, databaseArg } from '../command.js';
 import { followFlags, waitIntervalMs } from '../flags.js';
 import { followToEnd, printFollowHints } from '../follow.js';
 import { db } from '../format.js';
@@ -14,7 +13,7 @@ export const capture: Command = {
   maxArgs: 1,
   async run(ctx) {
     const interval = waitIntervalMs(ctx.flags);
-    const database = normaliseDatabaseName(ctx.args[0] ?? 'DATABASE');
+    const database = databaseArg(ctx, ctx.args[0] ?? 'DATABASE');
     const started = await action(ctx, `Starting backup of ${db(database)}`, () =>
       ctx.client.post<TransferJson>(appPath(ctx.app, 'backups'), { database }),
     );

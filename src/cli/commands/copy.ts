@@ -1,6 +1,14 @@
-import { normaliseDatabaseName, parseAppName } from '../../core/names.js';
+import { parseAppName } from '../../core/names.js';
 import { appPath } from '../client.js';
-import { action, type Command, confirm, describeDatabase, err, requireDatabase } from '../command.js';
+import {
+  action,
+  type Command,
+  confirm,
+  databaseArg,
+  describeDatabase,
+  err,
+  requireDatabase,
+} from '../command.js';
 import { CliError } from '../errors.js';
 import {
   confirmFlag,
@@ -11,7 +19,7 @@ import {
   waitIntervalMs,
 } from '../flags.js';
 import { followToEnd, printFollowHints } from '../follow.js';
-import { app, db } from '../format.js';
+import { app, db, isUrlLike } from '../format.js';
 import type { TransferJson } from '../types.js';
 import { parseExtensionList } from './restore.js';
 
@@ -19,10 +27,11 @@ import { parseExtensionList } from './restore.js';
 export function parseDatabaseRef(
   input: string,
   currentApp: string,
+  appHint = '',
 ): { app: string; name: string; ref: string } {
-  const at = input.indexOf('::');
+  const at = isUrlLike(input) ? -1 : input.indexOf('::');
   const owner = at === -1 ? currentApp : parseAppName(input.slice(0, at));
-  const name = normaliseDatabaseName(at === -1 ? input : input.slice(at + 2));
+  const name = databaseArg({ appHint }, at === -1 ? input : input.slice(at + 2));
   return { app: owner, name, ref: owner === currentApp ? name : `${owner}::${name}` };
 }
 
@@ -46,15 +55,15 @@ export const copy: Command = {
   maxArgs: 2,
   async run(ctx) {
     const interval = waitIntervalMs(ctx.flags);
-    const source = parseDatabaseRef(ctx.args[0] as string, ctx.app);
-    const target = parseDatabaseRef(ctx.args[1] as string, ctx.app);
+    const source = parseDatabaseRef(ctx.args[0] as string, ctx.app, ctx.appHint);
+    const target = parseDatabaseRef(ctx.args[1] as string, ctx.app, ctx.appHint);
     if (source.ref === target.ref) throw new CliError('Cannot copy database onto itself');
     // Databases of this app are checked (and described) before the prompt; another app's are checked by the API.
-    const where = (r: typeof source) => (r.app === ctx.app ? requireDatabase(ctx, r.name) : undefined);
+    // Both databases are checked (and the target described) before the prompt, another app's too: whoever may
+    // copy from or to it may read its attachments.
+    const where = (r: typeof source) => requireDatabase(ctx, r.name, r.app);
     const [, targetDb] = await Promise.all([where(source), where(target)]);
-    const targetShown = targetDb
-      ? `${db(target.ref)} (${describeDatabase(targetDb)}) of the app ${app(ctx.app)}`
-      : db(target.ref);
+    const targetShown = `${db(target.ref)} (${describeDatabase(targetDb)}) of the app ${app(target.app)}`;
     const safety = ctx.flags['no-safety-backup'] !== true;
     const keep =
       typeof ctx.flags['keep-extensions'] === 'string'
@@ -79,7 +88,7 @@ export const copy: Command = {
         [source.app, target.app].filter((a) => a !== ctx.app),
       ),
     );
-    const note = safetyBackupNote(started);
+    const note = safetyBackupNote(ctx, started);
     if (note) err(ctx, note);
     printFollowHints(ctx, started);
     return followToEnd(ctx, started, {

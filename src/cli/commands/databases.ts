@@ -1,13 +1,14 @@
-import { normaliseDatabaseName } from '../../core/names.js';
 import { appPath } from '../client.js';
 import {
   action,
   type Command,
   confirm,
+  databaseArg,
   describeDatabase,
   listDatabases,
   out,
   printJson,
+  requireKnownApp,
 } from '../command.js';
 import { UsageError } from '../errors.js';
 import { confirmFlag, jsonFlag } from '../flags.js';
@@ -32,6 +33,7 @@ export const databases: Command = {
   maxArgs: 0,
   async run(ctx) {
     const list = await listDatabases(ctx);
+    if (list.length === 0) await requireKnownApp(ctx);
     if (ctx.json) printJson(ctx, list);
     else ctx.io.stdout.write(renderDatabases(list, ctx.app));
     return 0;
@@ -58,13 +60,15 @@ export const databasesAdd: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const name = normaliseDatabaseName(ctx.args[0] as string);
+    const name = databaseArg(ctx, ctx.args[0] as string);
     let url = ctx.flags.url;
     if (typeof url !== 'string')
       throw new UsageError('Missing required flag url: give --url - and the URL on stdin');
     if (url === '-') {
-      if (ctx.io.stdinIsTTY) ctx.io.stderr.write('Connection URL (postgres://…): ');
-      url = ((ctx.io.stdinIsTTY ? await ctx.io.readLine() : await ctx.io.readStdin()) ?? '').trim();
+      // Typed at a terminal, the URL (and its password) is not echoed.
+      if (ctx.io.stdinIsTTY) ctx.io.stderr.write('Connection URL (postgres://…; not shown as you type): ');
+      url = ((ctx.io.stdinIsTTY ? await ctx.io.readSecret() : await ctx.io.readStdin()) ?? '').trim();
+      if (ctx.io.stdinIsTTY) ctx.io.stderr.write('\n');
       if (!url) throw new UsageError('No connection URL on stdin');
     }
     const body = { url };
@@ -85,7 +89,7 @@ export const databasesRemove: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const name = normaliseDatabaseName(ctx.args[0] as string);
+    const name = databaseArg(ctx, ctx.args[0] as string);
     await confirm(ctx, name, [
       `This command will detach ${db(name)} from the app ${app(ctx.app)}: its connection URL and its schedule are deleted.`,
       'The database itself is not touched; its backups are kept for 7 days, then deleted.',

@@ -1,5 +1,6 @@
 import { appPath } from '../client.js';
-import { action, type Command, confirm } from '../command.js';
+import { action, type Command, confirm, getTransfer } from '../command.js';
+import { CliError } from '../errors.js';
 import { confirmFlag } from '../flags.js';
 import { app } from '../format.js';
 
@@ -10,9 +11,12 @@ export const deleteBackup: Command = {
   flags: { confirm: confirmFlag },
   minArgs: 1,
   maxArgs: 1,
-  transferIdArg: true,
+  transferIdArg: 'backup',
   async run(ctx) {
-    const id = ctx.args[0] as string;
+    // Checked before the prompt: nobody confirms deleting a backup that is not there or is not a backup.
+    const t = await getTransfer(ctx, ctx.args[0] as string);
+    if (t.kind !== 'backup') throw new CliError(`${t.id} is a ${t.kind}, not a backup`);
+    const id = t.id;
     await confirm(ctx, ctx.app, [
       `This command will delete backup ${id} of the app ${app(ctx.app)}.`,
       'The dump cannot be downloaded or restored afterwards.',

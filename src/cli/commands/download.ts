@@ -1,21 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, link, mkdir, rename, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { MAX_HEADER_BYTES, parseArchiveHeader } from '../../core/archive-header.js';
+import { majorOf, oldestPgRestoreFor } from '../../core/pg-compat.js';
 import { appPath } from '../client.js';
 import {
   action,
   type Command,
   type Context,
+  cmd,
   err,
   getTransfer,
   latestCompletedBackup,
   warn,
 } from '../command.js';
-import { CliError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { app, formatBytes } from '../format.js';
 import type { TransferJson } from '../types.js';
 
@@ -33,6 +36,24 @@ async function freeDefaultName(dir: string): Promise<string> {
   }
 }
 
+/** -o must name a file (not an existing directory) in a directory that exists or can be created. */
+async function checkOutput(given: string, output: string): Promise<void> {
+  const st = await stat(output).catch(() => undefined);
+  if (st?.isDirectory()) {
+    throw new UsageError(
+      `-o ${given} is a directory: give a file name, for example -o ${join(given, 'latest.dump')}`,
+    );
+  }
+  try {
+    await mkdir(dirname(output), { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new CliError(
+      `Cannot create the directory ${dirname(given)} for -o ${given} (${code}). Nothing was downloaded; choose a directory you can write to.`,
+    );
+  }
+}
+
 /** `|████████░░░░| 42% | ETA: 12s | 1.21MB/2.88MB` */
 export function progressBar(done: number, total: number, elapsedMs: number, width = 30): string {
   const ratio = total > 0 ? Math.min(1, done / total) : 0;
@@ -40,6 +61,39 @@ export function progressBar(done: number, total: number, elapsedMs: number, widt
   const rate = elapsedMs > 0 ? done / elapsedMs : 0;
   const eta = rate > 0 && total > done ? Math.ceil((total - done) / rate / 1000) : 0;
   return `|${'█'.repeat(filled)}${'░'.repeat(width - filled)}| ${Math.floor(ratio * 100)}% | ETA: ${eta}s | ${formatBytes(done)}/${formatBytes(total)}`;
+}
+
+/** `format 1.16 (pg_dump 18.1); restore with pg_restore 17 or newer` */
+export function archiveWords(format: string, oldest: number | null | undefined, pgDump?: string): string {
+  const by = pgDump ? ` (pg_dump ${pgDump.split(' ')[0]})` : '';
+  return `format ${format}${by}; restore with pg_restore ${oldest ?? oldestPgRestoreFor(format) ?? '?'} or newer`;
+}
+
+/**
+ * Says which pg_restore reads the file, from its own header, and warns when the one on PATH is older: a Heroku
+ * user restores a download with the local tools of their server's major.
+ */
+async function adviseRestore(ctx: Context, backup: TransferJson, head: Buffer): Promise<void> {
+  let format = backup.archiveFormat ?? undefined;
+  let pgDump = backup.pgDumpVersion ?? undefined;
+  try {
+    const header = parseArchiveHeader(head);
+    format = header?.format ?? format;
+    pgDump = header?.pgDumpVersion ?? pgDump;
+  } catch {
+    // Not a custom-format archive: nothing to advise beyond what the backup recorded.
+  }
+  if (!format) return;
+  const needed = oldestPgRestoreFor(format) ?? backup.oldestPgRestore ?? undefined;
+  err(ctx, `Archive ${archiveWords(format, needed, pgDump)}`);
+  const local = await ctx.io.localPgRestoreVersion();
+  const localMajor = majorOf(/\(PostgreSQL\)\s+(\S+)/.exec(local ?? '')?.[1]);
+  if (needed !== undefined && localMajor !== undefined && localMajor < needed) {
+    warn(
+      ctx,
+      `The pg_restore on your PATH is ${localMajor} (${local}), too old to read this file: it needs pg_restore ${needed} or newer (postgresql-client-${needed})`,
+    );
+  }
 }
 
 /**
@@ -52,12 +106,12 @@ async function fetchToFile(
   url: string,
   tmp: string,
   label: string,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<{ bytes: number; sha256: string; head: Buffer }> {
   const res = await ctx.io.fetch(url, { method: 'GET' });
   if (!res.ok || !res.body) {
     const detail = res.body ? (await res.text()).slice(0, 200).replace(/\s+/g, ' ').trim() : '';
     throw new CliError(
-      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with pgbackups url ${backup.id}`,
+      `The download failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}. Nothing was written; retry, or get a new URL with ${cmd(ctx, `url ${backup.id}`)}`,
     );
   }
   const total = Number(res.headers.get('content-length')) || backup.backupBytes || 0;
@@ -66,9 +120,11 @@ async function fetchToFile(
   const tty = ctx.io.stderr.isTTY;
   let bytes = 0;
   let lastDraw = 0;
+  const head: Buffer[] = [];
   const meter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      if (bytes < MAX_HEADER_BYTES) head.push(chunk.subarray(0, MAX_HEADER_BYTES - bytes));
       bytes += chunk.length;
       const now = ctx.io.now().getTime();
       if (tty && now - lastDraw > 100) {
@@ -84,7 +140,7 @@ async function fetchToFile(
     createWriteStream(tmp, { flags: 'wx', mode: 0o600 }),
   );
   if (tty) ctx.io.stderr.write(`\r\x1b[K`);
-  return { bytes, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex'), head: Buffer.concat(head) };
 }
 
 export const download: Command = {
@@ -103,9 +159,11 @@ export const download: Command = {
     },
   },
   maxArgs: 1,
-  transferIdArg: true,
+  transferIdArg: 'backup',
   async run(ctx) {
     const output = typeof ctx.flags.output === 'string' ? resolve(ctx.io.cwd, ctx.flags.output) : undefined;
+    // Checked before anything is downloaded: a directory given as -o, or a folder that cannot be made.
+    if (output) await checkOutput(ctx.flags.output as string, output);
     const { backup, url } = await action(
       ctx,
       `Getting backup from ${app(ctx.app)}`,
@@ -126,6 +184,9 @@ export const download: Command = {
     const removeTmp = () => unlink(tmp).catch(() => {});
     // Ctrl-C must not leave the temporary file behind.
     const unregister = ctx.io.onInterrupt(() => {
+      // End the progress line first, so the shell's prompt does not land on it.
+      ctx.io.stderr.write(ctx.io.stderr.isTTY ? '\r\x1b[K' : '\n');
+      ctx.io.stderr.write(`Download of ${backup.id} stopped; nothing was written.\n`);
       void removeTmp().then(() => process.exit(130));
     });
     let final: string;
@@ -163,6 +224,7 @@ export const download: Command = {
       err(ctx, `Downloaded ${backup.id} to ${shown} (${formatBytes(got.bytes)}${verified})`);
       if (!backup.sha256)
         warn(ctx, `${backup.id} has no recorded SHA-256, so the download could not be verified`);
+      await adviseRestore(ctx, backup, got.head);
     } catch (e) {
       if (lineOpen) ctx.io.stderr.write('!\n');
       await removeTmp();

@@ -1,4 +1,12 @@
-import { type Command, type Context, findNewest, getTransfer, printJson } from '../command.js';
+import {
+  type Command,
+  type Context,
+  cmd,
+  findNewest,
+  getTransfer,
+  printJson,
+  requireKnownApp,
+} from '../command.js';
 import { CliError } from '../errors.js';
 import { jsonFlag, verboseFlag, waitIntervalFlag, waitIntervalMs } from '../flags.js';
 import { follow, isFinished } from '../follow.js';
@@ -15,6 +23,7 @@ import {
   logLine,
 } from '../format.js';
 import type { TransferJson } from '../types.js';
+import { archiveWords } from './download.js';
 
 const TYPE_WORDS: Record<string, string> = { manual: 'Manual', scheduled: 'Scheduled', safety: 'Safety' };
 
@@ -33,11 +42,14 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
     pairs.push(['Original DB Size', formatBytes(t.sourceBytes)]);
   if (t.kind === 'backup') {
     const size = t.backupBytes ?? t.processedBytes ?? 0;
-    // As on Heroku, the compression figure is shown only once the backup has finished.
+    // Only a completed backup has a whole dump to compare with the database (a failed one has a partial one).
     const compression =
-      isFinished(t) && t.sourceBytes ? ` (${compressionPercent(t.sourceBytes, size)}% compression)` : '';
+      t.status === 'completed' && t.sourceBytes
+        ? ` (${compressionPercent(t.sourceBytes, size)}% compression)`
+        : '';
     pairs.push(['Backup Size', `${formatBytes(size)}${compression}`]);
     if (t.sha256) pairs.push(['SHA-256', t.sha256]);
+    if (t.archiveFormat) pairs.push(['Archive', archiveWords(t.archiveFormat, t.oldestPgRestore)]);
   } else if (t.processedBytes) {
     pairs.push(['Processed', formatBytes(t.processedBytes)]);
   }
@@ -59,7 +71,8 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
 async function resolveId(ctx: Context): Promise<string> {
   if (ctx.args[0]) return ctx.args[0];
   const newest = await findNewest(ctx, 'backup', () => true);
-  if (!newest) throw new CliError('No backups. Capture one with pgbackups capture');
+  if (!newest) await requireKnownApp(ctx);
+  if (!newest) throw new CliError(`No backups. Capture one with ${cmd(ctx, 'capture')}`);
   return newest.id;
 }
 

@@ -1,4 +1,4 @@
-import { type Command, type Context, listAllTransfers, printJson } from '../command.js';
+import { type Command, type Context, listAllTransfers, printJson, requireKnownApp } from '../command.js';
 import { jsonFlag } from '../flags.js';
 import { db, describeSource, describeTarget, formatBytes, formatTime, listStatus, table } from '../format.js';
 import type { TransferJson } from '../types.js';
@@ -11,9 +11,14 @@ const size = (t: TransferJson) => formatBytes(t.backupBytes ?? t.processedBytes 
 /** The three sections of `pgbackups` / `heroku pg:backups`, from transfers listed newest first. */
 export function renderList(transfers: readonly TransferJson[], viewerApp: string): string {
   const backups = transfers.filter((t) => t.kind === 'backup');
-  const restores = transfers.filter((t) => t.kind === 'restore').slice(0, RECENT);
-  const copies = transfers.filter((t) => t.kind === 'copy').slice(0, RECENT);
+  const allRestores = transfers.filter((t) => t.kind === 'restore');
+  const allCopies = transfers.filter((t) => t.kind === 'copy');
+  const restores = allRestores.slice(0, RECENT);
+  const copies = allCopies.slice(0, RECENT);
   const section = (title: string, body: string) => `=== ${title}\n\n${body}\n`;
+  // A cut list says so, and how to see the rest.
+  const more = (shown: number, all: number, word: string) =>
+    all > shown ? `\n(the newest ${shown} of ${all} ${word}; pgbackups list --json lists them all)` : '';
   return [
     section(
       'Backups',
@@ -26,7 +31,8 @@ export function renderList(transfers: readonly TransferJson[], viewerApp: string
               formatTime(t.createdAt),
               listStatus(t),
               size(t),
-              db(t.database || 'UNKNOWN'),
+              // Taken automatically before a restore or copy overwrote the database: told apart from manual ones.
+              `${db(t.database || 'UNKNOWN')}${t.type === 'safety' ? ' (safety backup)' : ''}`,
             ]),
           ),
     ),
@@ -37,7 +43,7 @@ export function renderList(transfers: readonly TransferJson[], viewerApp: string
         : table(
             ['Id', 'Started at', 'Status', 'Size', 'Database'],
             restores.map((t) => [t.id, formatTime(t.createdAt), listStatus(t), size(t), db(t.database)]),
-          ),
+          ) + more(restores.length, allRestores.length, 'restores'),
     ),
     section(
       'Copies',
@@ -53,7 +59,7 @@ export function renderList(transfers: readonly TransferJson[], viewerApp: string
               describeSource(t, viewerApp),
               describeTarget(t, viewerApp),
             ]),
-          ),
+          ) + more(copies.length, allCopies.length, 'copies'),
     ),
   ].join('\n');
 }
@@ -67,6 +73,7 @@ export const list: Command = {
   maxArgs: 0,
   async run(ctx: Context) {
     const transfers = await listAllTransfers(ctx);
+    if (transfers.length === 0) await requireKnownApp(ctx);
     if (ctx.json) printJson(ctx, transfers);
     else ctx.io.stdout.write(renderList(transfers, ctx.app));
     return 0;

@@ -1,16 +1,19 @@
-import { normaliseDatabaseName, parseAppName } from '../../core/names.js';
-import { parseTransferId } from '../../core/transfer.js';
+import { parseAppName } from '../../core/names.js';
 import { parseWholeNumber } from '../args.js';
 import { appPath } from '../client.js';
 import {
   action,
   type Command,
   type Context,
+  cmd,
   confirm,
+  databaseArg,
   describeDatabase,
   err,
+  findNewest,
   getTransfer,
   latestCompletedBackup,
+  parseTransferIdArg,
   requireDatabase,
 } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
@@ -23,7 +26,7 @@ import {
   waitIntervalMs,
 } from '../flags.js';
 import { followToEnd, printFollowHints } from '../follow.js';
-import { app, db, redactUrl } from '../format.js';
+import { app, db, isUrlLike, redactUrl } from '../format.js';
 import type { TransferJson } from '../types.js';
 
 /** What BACKUP names: a backup of this app, one of another app (`other-app::b101`), or an https URL. */
@@ -49,7 +52,7 @@ export function parseBackupRef(input: string, currentApp: string): BackupRef {
   const at = input.indexOf('::');
   const owner = at === -1 ? currentApp : parseAppName(input.slice(0, at));
   const id = at === -1 ? input : input.slice(at + 2);
-  parseTransferId(id);
+  parseTransferIdArg(id, 'backup');
   return owner === currentApp ? { kind: 'id', id } : { kind: 'other-app', app: owner, id };
 }
 
@@ -67,27 +70,56 @@ async function resolveBackup(
   ctx: Context,
   raw: string | undefined,
   target: string,
-): Promise<{ send: string; shown: string; otherApp?: string; database?: string }> {
+): Promise<{ send: string; shown: string; otherApp?: string; database?: string; bytes?: number | null }> {
   if (raw === undefined) {
     const latest = await latestCompletedBackup(ctx, target);
     return {
       send: latest.id,
       shown: `${latest.id} (the newest completed backup of ${db(latest.database)})`,
       database: latest.database,
+      bytes: latest.backupBytes,
     };
+  }
+  // `restore DATABASE_URL`: one argument is BACKUP (as on Heroku), but a database name was clearly meant.
+  if (!raw.includes('::') && !isUrlLike(raw) && !/^[abcr]?\d+$/i.test(raw.trim())) {
+    let name: string | undefined;
+    try {
+      name = databaseArg(ctx, raw);
+    } catch {
+      name = undefined;
+    }
+    if (name) {
+      const newest = await findNewest(ctx, 'backup', (b) => b.status === 'completed');
+      throw new UsageError(
+        `${raw} is a database, not a backup: with one argument, restore takes the BACKUP. Name both: ${cmd(ctx, `restore ${newest?.id ?? 'BACKUP_ID'} ${name}`)}`,
+      );
+    }
   }
   const ref = parseBackupRef(raw, ctx.app);
   if (ref.kind === 'url') return { send: ref.url, shown: `the dump at ${redactUrl(ref.url)}` };
-  if (ref.kind === 'other-app') {
-    return { send: `${ref.app}::${ref.id}`, shown: `${ref.id} of ${app(ref.app)}`, otherApp: ref.app };
-  }
-  // Checked before the prompt, so nobody confirms a restore that cannot run.
-  const t = await getTransfer(ctx, ref.id);
+  // Checked before the prompt, so nobody confirms a restore that cannot run; another app's backup is read from
+  // that app (with the caller's own access to it).
+  const owner = ref.kind === 'other-app' ? { ...ctx, app: ref.app } : ctx;
+  const t = await getTransfer(owner, ref.id);
   if (t.kind !== 'backup') throw new CliError(`${t.id} is a ${t.kind}, not a backup`);
   if (t.status !== 'completed') {
-    throw new CliError(`Backup ${t.id} for ${app(ctx.app)} did not complete successfully (${t.status})`);
+    throw new CliError(`Backup ${t.id} for ${app(owner.app)} did not complete successfully (${t.status})`);
   }
-  return { send: t.id, shown: `${t.id} (a backup of ${db(t.database)})`, database: t.database };
+  if (ref.kind === 'other-app') {
+    return {
+      send: `${ref.app}::${t.id}`,
+      shown: `${t.id} of ${app(ref.app)} (a backup of ${db(t.database)})`,
+      otherApp: ref.app,
+      database: t.database,
+      bytes: t.backupBytes,
+    };
+  }
+  return {
+    send: t.id,
+    shown: `${t.id} (a backup of ${db(t.database)})`,
+    database: t.database,
+    bytes: t.backupBytes,
+  };
 }
 
 export const restore: Command = {
@@ -134,7 +166,7 @@ export const restore: Command = {
     const interval = waitIntervalMs(ctx.flags);
     if (typeof ctx.flags.finish === 'string') {
       const id = ctx.flags.finish;
-      parseTransferId(id);
+      parseTransferIdArg(id, true);
       // Not destructive: it only builds what the earlier restore left missing, from the same backup.
       const started = await action(ctx, `Starting to finish ${id}`, () =>
         ctx.client.post<TransferJson>(appPath(ctx.app, 'restores'), { finish: id }),
@@ -151,7 +183,7 @@ export const restore: Command = {
     const parallel =
       typeof ctx.flags.parallel === 'string' ? parseWholeNumber(ctx.flags.parallel, 'parallel', 1, 16) : 1;
     const safety = ctx.flags['no-safety-backup'] !== true;
-    const database = normaliseDatabaseName(ctx.args[1] ?? 'DATABASE');
+    const database = databaseArg(ctx, ctx.args[1] ?? 'DATABASE');
     const keep =
       typeof ctx.flags['keep-extensions'] === 'string'
         ? parseExtensionList(ctx.flags['keep-extensions'])
@@ -192,13 +224,15 @@ export const restore: Command = {
           backup.otherApp ? [backup.otherApp] : undefined,
         ),
     );
-    const note = safetyBackupNote(started);
+    const note = safetyBackupNote(ctx, started);
     if (note) err(ctx, note);
     printFollowHints(ctx, started);
     return followToEnd(ctx, started, {
       label: 'Restoring',
       verbose: ctx.flags.verbose === true,
       intervalMs: interval,
+      // The restore reads the dump, whose size is known: the status line shows a percentage.
+      totalBytes: backup.bytes,
     });
   },
 };

@@ -1,6 +1,5 @@
-import { normaliseDatabaseName } from '../../core/names.js';
 import { appPath } from '../client.js';
-import { action, type Command, err, printJson } from '../command.js';
+import { action, type Command, cmd, databaseArg, err, printJson, requireKnownApp } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
 import { jsonFlag } from '../flags.js';
 import { app, db } from '../format.js';
@@ -34,7 +33,7 @@ export const schedule: Command = {
         "Missing required flag at: give --at 'HH:00 [TIMEZONE]', e.g. --at '02:00 America/Los_Angeles'",
       );
     }
-    const database = normaliseDatabaseName(ctx.args[0] ?? 'DATABASE');
+    const database = databaseArg(ctx, ctx.args[0] ?? 'DATABASE');
     const shown = at.trim();
     await action(
       ctx,
@@ -54,7 +53,7 @@ export const unschedule: Command = {
   maxArgs: 1,
   async run(ctx) {
     let database: string;
-    if (ctx.args[0]) database = normaliseDatabaseName(ctx.args[0]);
+    if (ctx.args[0]) database = databaseArg(ctx, ctx.args[0]);
     else {
       const { schedules } = await ctx.client.get<{ schedules: ScheduleJson[] }>(
         appPath(ctx.app, 'schedules'),
@@ -89,7 +88,11 @@ export const schedules: Command = {
       return 0;
     }
     if (list.length === 0) {
-      err(ctx, `No backup schedules found on ${app(ctx.app)}\nUse pgbackups schedule to set one up`);
+      await requireKnownApp(ctx);
+      err(
+        ctx,
+        `No backup schedules found on ${app(ctx.app)}\nUse ${cmd(ctx, "schedule DATABASE --at '02:00 UTC'")} to set one up`,
+      );
       return 0;
     }
     ctx.io.stdout.write(renderSchedules(list));

@@ -22,7 +22,7 @@ export const url: Command = {
     json: jsonFlag,
   },
   maxArgs: 1,
-  transferIdArg: true,
+  transferIdArg: 'backup',
   async run(ctx) {
     const raw = ctx.flags['expires-in'];
     const minutes =

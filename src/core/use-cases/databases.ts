@@ -1,4 +1,4 @@
-import { LIBPQ_URL_PARAMS } from '../connection-url.js';
+import { connectionTarget, LIBPQ_URL_PARAMS, refusedParameter } from '../connection-url.js';
 import type { CoreDeps } from '../deps.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { normaliseDatabaseName, parseAppName } from '../names.js';
@@ -8,6 +8,8 @@ import type { DatabaseAttachment } from '../ports.js';
 export interface DatabaseView {
   readonly name: string;
   readonly host: string;
+  /** Present when the URL gives `hostaddr=`: the address connected to, whatever `host` says. */
+  readonly hostaddr?: string;
   readonly port: number;
   readonly database: string;
   readonly user: string;
@@ -18,6 +20,7 @@ export function databaseView(db: DatabaseAttachment): DatabaseView {
   return {
     name: db.name,
     host: db.host,
+    ...(db.hostaddr === undefined ? {} : { hostaddr: db.hostaddr }),
     port: db.port,
     database: db.database,
     user: db.user,
@@ -27,6 +30,7 @@ export function databaseView(db: DatabaseAttachment): DatabaseView {
 
 interface ParsedUrl {
   host: string;
+  hostaddr?: string;
   port: number;
   database: string;
   user: string;
@@ -58,12 +62,16 @@ export function parseConnectionUrl(url: unknown): ParsedUrl {
       throw new ValidationError(`Invalid connection URL: the ${what} has a malformed %-escape; ${hint}`);
     }
   };
-  for (const name of u.searchParams.keys()) {
+  for (const [name, value] of u.searchParams) {
     if (!Object.hasOwn(LIBPQ_URL_PARAMS, name)) {
+      // Only a name that looks like a parameter is repeated: the URL is part of the body and may hold secrets.
+      const shown = /^[a-z_]{1,40}$/.test(name) ? ` "${name}"` : '';
       throw new ValidationError(
-        `Invalid connection URL: unsupported parameter ${JSON.stringify(name).slice(0, 60)}; use libpq parameters such as sslmode, connect_timeout or options`,
+        `Invalid connection URL: unsupported parameter${shown}; use libpq parameters such as sslmode, connect_timeout or options`,
       );
     }
+    const refused = refusedParameter(name, value);
+    if (refused) throw new ValidationError(`Invalid connection URL: ${refused}`);
   }
   const database = decode(u.pathname.replace(/^\//, ''), 'database name');
   if (!database) throw new ValidationError(`Invalid connection URL: the database name is missing; ${hint}`);
@@ -74,7 +82,14 @@ export function parseConnectionUrl(url: unknown): ParsedUrl {
   const user = decode(u.username, 'user');
   decode(u.password, 'password');
   if (!user) throw new ValidationError(`Invalid connection URL: the user is missing; ${hint}`);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, database, user };
+  const target = connectionTarget(u);
+  return {
+    host: target.host ?? '',
+    ...(target.hostaddr === undefined ? {} : { hostaddr: target.hostaddr }),
+    port,
+    database,
+    user,
+  };
 }
 
 export async function attachDatabase(
@@ -84,6 +99,8 @@ export async function attachDatabase(
   const app = parseAppName(input.app);
   const name = normaliseDatabaseName(input.name);
   const parsed = parseConnectionUrl(input.url);
+  // Where the worker would connect, resolved and checked now; the worker checks again each time it connects.
+  await deps.databaseHosts.vet({ host: parsed.host || undefined, hostaddr: parsed.hostaddr });
   const secretRef = await deps.secrets.put(app, name, input.url as string);
   const db: DatabaseAttachment = {
     app,

@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { errorMessage } from '../logger.js';
+import { METRIC_TRANSFERS_FAILED, metricFields } from '../metrics.js';
 import type { Alert } from '../ports.js';
 import type { Transfer } from '../transfer.js';
 
@@ -27,6 +28,12 @@ export async function notifyTransferFinished(deps: CoreDeps, t: Transfer): Promi
     at: t.finishedAt ?? deps.clock.now().toISOString(),
   };
   if (t.status === 'failed') {
+    deps.log.error('transfer failed', {
+      app: t.app,
+      transfer: t.id,
+      kind: t.kind,
+      ...metricFields(METRIC_TRANSFERS_FAILED, deps.clock.now()),
+    });
     alert = {
       ...base,
       type: 'transfer.failed',

@@ -108,10 +108,9 @@ export interface PruneAllResult {
 }
 
 /**
- * Prunes every app the catalog can enumerate. The Catalog port has no app listing yet, so the apps are those with
- * a schedule or an active transfer, plus `listApps()` when the catalog adapter offers it; apps with only manual
- * backups are pruned after each of their backups (pruneApp). One app failing does not stop the others; the run
- * then throws at the end so the Lambda's error metric and EventBridge's retry see it (retrying is harmless).
+ * Prunes every app of the catalog (Catalog.listApps), so manual backups and a removed database's backups are
+ * deleted on time even when nothing else happens in the app. One app failing does not stop the others; the run
+ * then throws at the end so the Lambda's error alarm and EventBridge's retry see it (retrying is harmless).
  */
 export async function pruneAll(deps: CoreDeps): Promise<PruneAllResult> {
   const apps = await knownApps(deps);
@@ -135,10 +134,9 @@ export async function pruneAll(deps: CoreDeps): Promise<PruneAllResult> {
 }
 
 async function knownApps(deps: CoreDeps): Promise<string[]> {
-  const apps = new Set<string>();
-  // Optional capability, so the pruner reaches every app as soon as a catalog adapter can list them.
-  const listApps = (deps.catalog as { listApps?: () => Promise<string[]> }).listApps;
-  if (typeof listApps === 'function') for (const a of await listApps.call(deps.catalog)) apps.add(a);
+  const apps = new Set(await deps.catalog.listApps());
+  // Also apps with a schedule or an active transfer: catalogs written before the app index existed register an
+  // app only at its next attachment or transfer.
   for (const s of await deps.catalog.listAllSchedules()) apps.add(s.app);
   for (const t of await deps.catalog.listActiveTransfers()) apps.add(t.app);
   return [...apps].sort();

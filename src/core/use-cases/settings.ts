@@ -7,6 +7,7 @@ import {
   defaultSettings,
   effectiveLimits,
   PLANS,
+  RETENTION_LIMIT_MAX,
   type RetentionLimits,
 } from '../settings.js';
 
@@ -20,10 +21,10 @@ const count = (max: number) => z.number().int().min(0).max(max);
 export const settingsPatchSchema = z
   .object({
     plan: z.enum(PLANS),
-    manualLimit: count(1000).nullable(),
-    daily: count(366).nullable(),
-    weekly: count(520).nullable(),
-    monthly: count(120).nullable(),
+    manualLimit: count(RETENTION_LIMIT_MAX.manual).nullable(),
+    daily: count(RETENTION_LIMIT_MAX.daily).nullable(),
+    weekly: count(RETENTION_LIMIT_MAX.weekly).nullable(),
+    monthly: count(RETENTION_LIMIT_MAX.monthly).nullable(),
     compressionLevel: z.number().int().min(0).max(19).nullable(),
     notifyOnSuccess: z.boolean(),
   })

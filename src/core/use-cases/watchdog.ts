@@ -7,8 +7,10 @@
  */
 import type { CoreDeps } from '../deps.js';
 import { errorMessage } from '../logger.js';
+import { METRIC_SCHEDULES_MISSED, metricFields } from '../metrics.js';
 import type { Schedule } from '../ports.js';
-import { describeSchedule, nextRunAt, previousRunAt } from '../schedule-time.js';
+import { DAY_MS, MAX_TRANSFER_DAYS } from '../retention.js';
+import { describeSchedule, nextRunAt, previousRunAt, SCHEDULE_WINDOW_MINUTES } from '../schedule-time.js';
 import type { Transfer } from '../transfer.js';
 import { afterTransferFinished } from './after-transfer.js';
 import { captureBackup } from './capture-backup.js';
@@ -22,8 +24,8 @@ export const HEARTBEAT_STALE_MS = 10 * MINUTE;
 export const PENDING_START_LIMIT_MS = 30 * MINUTE;
 /** A schedule with no completed backup for this long is missed. */
 export const SCHEDULE_MISSED_AFTER_MS = 25 * HOUR;
-/** No catch-up this close to a scheduled run: the run itself may be starting (AWS fires within a minute). */
-export const SCHEDULED_RUN_MARGIN_MS = 10 * MINUTE;
+/** No catch-up this close to a scheduled run: the run itself may be starting anywhere in its flexible window. */
+export const SCHEDULED_RUN_MARGIN_MS = (SCHEDULE_WINDOW_MINUTES + 10) * MINUTE;
 
 export interface WatchdogResult {
   readonly stuck: { app: string; id: string; status: 'failed' | 'cancelled'; reason: string }[];
@@ -55,6 +57,11 @@ async function whyStuck(deps: CoreDeps, t: Transfer, now: number): Promise<strin
       return `the worker did not start within ${Math.floor(PENDING_START_LIMIT_MS / MINUTE)} minutes`;
     }
     return undefined;
+  }
+  const ran = now - Date.parse(t.startedAt ?? t.createdAt);
+  if (ran > MAX_TRANSFER_DAYS * DAY_MS) {
+    // Past this the bucket's lifecycle aborts the multipart upload anyway (BUCKET_LIFECYCLE).
+    return `it ran longer than ${MAX_TRANSFER_DAYS} days, the longest transfer pgbackups supports`;
   }
   const silent = now - Date.parse(t.heartbeatAt ?? t.startedAt ?? t.createdAt);
   if (silent > HEARTBEAT_STALE_MS)
@@ -194,7 +201,11 @@ async function catchUp(deps: CoreDeps, s: Schedule): Promise<WatchdogResult['cat
   const what = transfer
     ? `started catch-up backup ${transfer.id}`
     : `the catch-up backup could not start: ${error}`;
-  log.warn('schedule missed', { transfer: transfer?.id, error });
+  log.warn('schedule missed', {
+    transfer: transfer?.id,
+    error,
+    ...metricFields(METRIC_SCHEDULES_MISSED, deps.clock.now()),
+  });
   try {
     await deps.notifier.notify({
       type: 'schedule.missed',

@@ -5,10 +5,11 @@
  * message; and a refused request never starts a worker.
  */
 import { Readable } from 'node:stream';
+import { IAMClient } from '@aws-sdk/client-iam';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { iamAppAccess } from '../../../src/adapters/aws/iam-app-access.js';
 import { assertPublicUrl } from '../../../src/adapters/net/url-guard.js';
-import { ACCESS_PROOF_HEADER, presignedProofAccess } from '../../../src/api/app-access.js';
 import type { ApiRequest } from '../../../src/api/http.js';
 import { openApiDocument } from '../../../src/api/openapi.js';
 import { createRouter } from '../../../src/api/router.js';
@@ -162,7 +163,8 @@ const query = fc.dictionary(fc.constantFrom('logs', 'kind', 'limit', 'cursor', '
 
 const headers = fc.oneof(
   fc.constant({} as Record<string, string>),
-  text.map((proof) => ({ [ACCESS_PROOF_HEADER]: proof }) as Record<string, string>),
+  // The old access-proof header, which older CLIs still send: it must mean nothing.
+  text.map((proof) => ({ 'x-pgbackups-access-proof': proof }) as Record<string, string>),
 );
 
 /** A path segment as a client would send it: usually escaped, sometimes raw (which may change the route). */
@@ -243,8 +245,9 @@ async function world(): Promise<{ deps: FakeDeps; route: ReturnType<typeof creat
     finishedAt: new Date(0).toISOString(),
   });
   const route = createRouter(deps, {
-    // IAM says no to every proof; DNS resolves every name to a private address.
-    access: presignedProofAccess({ fetch: async () => new Response(null, { status: 403 }) }),
+    // No request carries an IAM identity, so every other app is refused (IAM is never reached: no region, no
+    // credentials); DNS resolves every name to a private address.
+    access: iamAppAccess({ client: new IAMClient({ region: 'eu-west-1' }), log: deps.log }),
     checkRestoreUrl: (url) => assertPublicUrl(url, async () => [{ address: '10.0.0.1', family: 4 }]),
   });
   return { deps, route };

@@ -31,6 +31,16 @@ describe('API router', () => {
     expect(doc.body.openapi).toBe('3.1.0');
   });
 
+  it('lists the apps that have a database or a transfer, by name only', async () => {
+    expect(await call('GET', '/v1/apps')).toEqual({ status: 200, body: { apps: [] } });
+    await call('PUT', '/v1/apps/zeta-app/databases/DATABASE', {
+      url: 'postgres://u:pa55word@db.internal/app',
+    });
+    await call('POST', '/v1/apps/zeta-app/backups');
+    await call('PUT', '/v1/apps/alpha-app/databases/PINK', { url: 'postgres://u:pa55word@db.internal/app' });
+    expect(await call('GET', '/v1/apps')).toEqual({ status: 200, body: { apps: ['alpha-app', 'zeta-app'] } });
+  });
+
   it('attaches, lists and detaches a database without ever returning the password', async () => {
     const put = await call('PUT', '/v1/apps/example-app/databases/DATABASE_URL', {
       url: 'postgres://u:pa55word@db.internal/app',
@@ -213,6 +223,6 @@ describe('API router', () => {
       ).toBe(false);
       expect(res.status, entry).not.toBe(405);
     }
-    expect(documented.length).toBe(20);
+    expect(documented.length).toBe(21);
   });
 });

@@ -119,8 +119,12 @@ describe('pgbackups capture', () => {
       .on('GET', `${T}/b005`, sequence([{ ...running, logs: [log] }, transfer({ id: 'b005', num: 5 })]));
     const r = await run(api, ['capture'], { tty: true });
     expect(r.code).toBe(0);
+    // Between polls the line is redrawn with the next spinner frame and the time since the backup started.
     expect(r.stderr).toContain(
-      '\r\x1b[JBacking up ⛁ DATABASE to b005... 4.00KB\n2016-10-08 00:00:01 +0000 pg_dump: dumping contents of table "app.people"',
+      '\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠋ 71h 17m\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠙ 71h 17m\r\x1b[JBacking up ⛁ DATABASE to b005... pending ⠹ 71h 17m',
+    );
+    expect(r.stderr).toContain(
+      '\r\x1b[JBacking up ⛁ DATABASE to b005... 4.00KB ⠸ 71h 17m\n2016-10-08 00:00:01 +0000 pg_dump: dumping contents of table "app.people"',
     );
     expect(r.stderr.endsWith('\r\x1b[JBacking up ⛁ DATABASE to b005... done\n')).toBe(true);
   });
@@ -201,7 +205,13 @@ describe('pgbackups cancel', () => {
 });
 
 describe('pgbackups delete', () => {
-  const api = () => new FakeApi().on('DELETE', '/v1/apps/:app/backups/:id', { status: 204 });
+  const api = () =>
+    new FakeApi()
+      .on('DELETE', '/v1/apps/:app/backups/:id', { status: 204 })
+      .on('GET', '/v1/apps/:app/transfers/:id', (_r, p) => ({
+        status: 200,
+        body: transfer({ id: p.id as string, num: 5 }),
+      }));
 
   it('asks for the app name first, and deletes nothing when it does not match', async () => {
     const fake = api();
@@ -277,11 +287,15 @@ describe('pgbackups restore', () => {
 
   it('names the backup, the target database and app, and what will be deleted, before asking', async () => {
     const fake = api();
-    // One argument is the BACKUP, as on Heroku: `staging` is not a backup id, so it is refused before any prompt.
+    // One argument is the BACKUP, as on Heroku: `staging` is a database name, so it is refused before any
+    // prompt, with the command that names both.
     expect(await run(fake, ['restore', 'staging'], { stdin: `${APP}\n` })).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining('Invalid transfer id "staging"'),
+      stderr: expect.stringContaining(
+        'staging is a database, not a backup: with one argument, restore takes the BACKUP. Name both: pgbackups restore b001 STAGING',
+      ),
     });
+    expect(fake.writes).toEqual([]);
     const ok = await run(fake, ['restore', 'b001', 'staging', '-e', 'pgcrypto, Public.HSTORE'], {
       stdin: `${APP}\n`,
     });
@@ -413,7 +427,11 @@ describe('pgbackups copy', () => {
   });
 
   it('takes another app as the source, and refuses a copy onto itself or a wrong --confirm', async () => {
-    const fake = api();
+    // The other app's database is checked before the prompt too.
+    const fake = api().on('GET', '/v1/apps/other-app/databases', {
+      status: 200,
+      body: { databases: [{ ...(dbs[0] as object), name: 'DATABASE' }] },
+    });
     expect(await run(fake, ['copy', 'other-app::DATABASE', 'BLUE', '--confirm', 'BLUE'])).toMatchObject({
       code: 0,
     });
@@ -423,6 +441,11 @@ describe('pgbackups copy', () => {
     });
     expect(await run(fake, ['copy', 'RED', 'BLUE', '--confirm', APP])).toMatchObject({ code: 1 });
     expect(fake.writes.map((w) => w.body)).toEqual([{ from: 'other-app::DATABASE', to: 'BLUE' }]);
+    const missing = await run(api(), ['copy', 'other-app::PINK', 'BLUE', '--confirm', 'BLUE']);
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: ' ›   Error: Unknown database: PINK. Valid options are: RED, BLUE\n',
+    });
   });
 });
 
@@ -451,6 +474,22 @@ describe('pgbackups download', () => {
         status: opts.status ?? 200,
         raw: opts.status ? 'AccessDenied' : dump,
       });
+
+  it('refuses an existing directory as -o, and a directory it cannot create, before downloading anything', async () => {
+    const fake = api();
+    const r = await run(fake, ['download', '-o', '.'], { cwd: dir });
+    expect(r).toMatchObject({
+      code: 2,
+      stderr: ' ›   Error: -o . is a directory: give a file name, for example -o latest.dump\n',
+    });
+    await writeFile(join(dir, 'a-file'), 'x');
+    const bad = await run(fake, ['download', '-o', 'a-file/sub/x.dump'], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /^ › {3}Error: Cannot create the directory a-file\/sub for -o a-file\/sub\/x\.dump \((ENOTDIR|EEXIST)\)\. Nothing was downloaded/,
+    );
+    expect(fake.requests).toEqual([]);
+  });
 
   it('writes latest.dump, then latest.dump.1, each verified against the recorded SHA-256', async () => {
     const fake = api();

@@ -83,8 +83,12 @@ export interface RunOptions {
   readonly stdin?: string;
   readonly tty?: boolean;
   readonly cwd?: string;
+  /** Records each prompt read: `line` (echoed) or `secret` (not echoed). */
+  readonly reads?: string[];
   /** Press Ctrl-C as soon as the command starts listening for it. */
   readonly interrupt?: boolean;
+  /** What `pg_restore --version` on PATH prints; undefined: there is none. */
+  readonly pgRestoreVersion?: string;
 }
 
 export interface RunResult {
@@ -115,8 +119,14 @@ export async function run(api: FakeApi, argv: string[], opts: RunOptions = {}): 
     },
     stdinIsTTY: opts.tty ?? false,
     readStdin: async () => opts.stdin ?? '',
-    readLine: async () =>
-      opts.stdin === undefined || lineIndex >= lines.length ? undefined : lines[lineIndex++],
+    readLine: async () => {
+      opts.reads?.push('line');
+      return opts.stdin === undefined || lineIndex >= lines.length ? undefined : lines[lineIndex++];
+    },
+    readSecret: async () => {
+      opts.reads?.push('secret');
+      return opts.stdin === undefined || lineIndex >= lines.length ? undefined : lines[lineIndex++];
+    },
     env: { PGBACKUPS_API_URL: API, PGBACKUPS_APP: APP, ...opts.env },
     fetch: api.fetch,
     cwd: opts.cwd ?? '/nonexistent',
@@ -126,6 +136,7 @@ export async function run(api: FakeApi, argv: string[], opts: RunOptions = {}): 
       if (opts.interrupt) handler();
       return () => {};
     },
+    localPgRestoreVersion: async () => opts.pgRestoreVersion,
   };
   const code = await runCli(argv, io);
   return { code, stdout, stderr };

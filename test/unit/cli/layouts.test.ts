@@ -90,11 +90,13 @@ describe('pgbackups (list)', () => {
 
   it('says how to start when there is nothing yet, and reads every page', async () => {
     let page = 0;
-    const api = new FakeApi().on('GET', T, () =>
-      page++ === 0
-        ? { status: 200, body: { transfers: [], cursor: 'next' } }
-        : { status: 200, body: { transfers: [], cursor: null } },
-    );
+    const api = new FakeApi()
+      .on('GET', T, () =>
+        page++ === 0
+          ? { status: 200, body: { transfers: [], cursor: 'next' } }
+          : { status: 200, body: { transfers: [], cursor: null } },
+      )
+      .on('GET', '/v1/apps', { status: 200, body: { apps: [APP] } });
     const r = await run(api, ['list']);
     expect(r.stdout).toBe(
       [
@@ -112,7 +114,10 @@ describe('pgbackups (list)', () => {
         '',
       ].join('\n'),
     );
-    expect(api.requests.map((q) => q.query.cursor)).toEqual([undefined, 'next']);
+    expect(api.requests.filter((q) => q.path.endsWith('/transfers')).map((q) => q.query.cursor)).toEqual([
+      undefined,
+      'next',
+    ]);
   });
 
   it('prints the transfers as JSON with --json', async () => {
@@ -312,7 +317,7 @@ describe('schedules, databases, settings, retention', () => {
     expect(await run(api, ['schedules'])).toEqual({
       code: 0,
       stdout: '',
-      stderr: `No backup schedules found on ⬢ ${APP}\nUse pgbackups schedule to set one up\n`,
+      stderr: `No backup schedules found on ⬢ ${APP}\nUse pgbackups schedule DATABASE --at '02:00 UTC' to set one up\n`,
     });
   });
 

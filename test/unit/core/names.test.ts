@@ -56,6 +56,17 @@ describe('database names', () => {
       expect(() => normaliseDatabaseName(input)).toThrow(/Invalid database name.*(DATABASE|attachment)/);
     },
   );
+
+  // Upper-casing first turned these into DATABASE and FINANCE, silently replacing those attachments.
+  it.each([
+    ['databa\u017fe', 'long s'],
+    ['\ufb01nance', 'fi ligature'],
+    ['\u0130NDEX', 'dotted capital I'],
+    ['pınk', 'dotless i'],
+    ['\uff24ATABASE', 'full-width D'],
+  ])('refuses %j (%s): checked as typed, before any case folding', (input) => {
+    expect(() => normaliseDatabaseName(input)).toThrow(/Invalid database name.*ASCII letters/);
+  });
 });
 
 describe('app names', () => {

@@ -178,10 +178,34 @@ describe('pruneAll', () => {
     expect(await deps.catalog.getTransfer('other-app', 2)).toBeDefined();
   });
 
-  it('uses listApps when the catalog offers it, and throws at the end when an app failed', async () => {
+  it('reaches an app with no schedule and no active transfer: manual limit, and a removed database after its grace', async () => {
+    const deps = fakeDeps();
+    const app = 'quiet-app';
+    await deps.catalog.putSettings({ app, plan: 'essential', manualLimit: 1 });
+    await deps.catalog.putDatabase({ ...attachment('DATABASE'), app });
+    await deps.catalog.putDatabase({
+      ...attachment('GONE'),
+      app,
+      removedAt: new Date(deps.clock.now().getTime() - 8 * DAY_MS).toISOString(),
+    });
+    const older = await backup(deps, { app, daysAgo: 3 });
+    const newer = await backup(deps, { app, daysAgo: 1 });
+    const gone = await backup(deps, { app, daysAgo: 9, database: 'GONE' });
+    expect(await deps.catalog.listAllSchedules()).toEqual([]);
+    expect(await deps.catalog.listActiveTransfers()).toEqual([]);
+
+    expect(await pruneAll(deps)).toEqual({ apps: 1, deleted: 2, failedApps: [] });
+    expect(await deps.catalog.getTransfer(app, older.num)).toBeUndefined();
+    expect(await deps.catalog.getTransfer(app, gone.num)).toBeUndefined();
+    expect(deps.blobs.objects.has(gone.target.type === 'blob' ? gone.target.key : '')).toBe(false);
+    expect(await deps.catalog.getTransfer(app, newer.num)).toBeDefined();
+    expect(await deps.catalog.getDatabase(app, 'GONE')).toBeUndefined();
+  });
+
+  it('throws at the end when an app failed, after pruning the others', async () => {
     const deps = await setup();
     for (const daysAgo of [5, 4, 3]) await backup(deps, { daysAgo });
-    Object.assign(deps.catalog, { listApps: async () => [APP, 'broken-app'] });
+    deps.catalog.listApps = async () => [APP, 'broken-app'];
     const listTransfers = deps.catalog.listTransfers.bind(deps.catalog);
     deps.catalog.listTransfers = async (app, opts) => {
       if (app === 'broken-app') throw new Error('throttled');

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { jsonLogger } from '../../../src/core/logger.js';
 import type { Schedule } from '../../../src/core/ports.js';
+import { BUCKET_LIFECYCLE, DAY_MS, MAX_TRANSFER_DAYS } from '../../../src/core/retention.js';
 import {
   parseTransferId,
   type Transfer,
@@ -179,6 +181,57 @@ describe('runWatchdog: stuck transfers', () => {
     expect((await deps.catalog.getTransfer(APP, t.num))!.status).toBe('completed');
     expect(deps.notifier.alerts).toEqual([]);
     expect(deps.runner.stopped).toEqual([]);
+  });
+});
+
+describe('runWatchdog: the longest supported transfer, and its metrics', () => {
+  it('ends a transfer still running after MAX_TRANSFER_DAYS, heartbeat or not, before S3 aborts its upload', async () => {
+    const deps = await setup();
+    const t = await transfer(deps, {
+      ago: MAX_TRANSFER_DAYS * DAY_MS + 2 * MINUTE,
+      status: 'running',
+      heartbeatAgo: MINUTE,
+    });
+    const young = await transfer(deps, {
+      ago: MAX_TRANSFER_DAYS * DAY_MS - HOUR,
+      status: 'running',
+      heartbeatAgo: MINUTE,
+    });
+    const result = await runWatchdog(deps);
+    expect(result.stuck).toEqual([
+      {
+        app: APP,
+        id: t.id,
+        status: 'failed',
+        reason: `it ran longer than ${MAX_TRANSFER_DAYS} days, the longest transfer pgbackups supports`,
+      },
+    ]);
+    expect((await deps.catalog.getTransfer(APP, young.num))?.status).toBe('running');
+    expect(BUCKET_LIFECYCLE.abortIncompleteUploadDays).toBeGreaterThan(MAX_TRANSFER_DAYS);
+  });
+
+  it('emits one TransfersFailed and one SchedulesMissed data point as embedded metric format log lines', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const base = await setup();
+    const deps = { ...base, log: jsonLogger({}, (l) => lines.push(JSON.parse(l))) };
+    await deps.catalog.putSchedule(schedule());
+    await transfer(deps, { ago: 30 * HOUR, status: 'completed' });
+    await transfer(deps, { ago: HOUR, status: 'running', heartbeatAgo: HOUR, type: 'manual' });
+
+    await runWatchdog(deps);
+
+    const points = (name: string) =>
+      lines.filter(
+        (l) =>
+          l[name] === 1 &&
+          JSON.stringify((l._aws as { CloudWatchMetrics: unknown }).CloudWatchMetrics) ===
+            JSON.stringify([
+              { Namespace: 'pgbackups', Dimensions: [[]], Metrics: [{ Name: name, Unit: 'Count' }] },
+            ]),
+      );
+    expect(points('TransfersFailed')).toHaveLength(1);
+    expect(points('SchedulesMissed')).toHaveLength(1);
+    expect(points('TransfersFailed')[0]).toMatchObject({ app: APP, transfer: 'b002', kind: 'backup' });
   });
 });
 

@@ -104,23 +104,62 @@ describe('CommitGate', () => {
   });
 
   it('releases a COMMIT line followed by more statements', async () => {
-    const script = `BEGIN;\nCOMMIT;\nSELECT 1;\nCOMMIT;\n`;
+    const script = `\\restrict k\nBEGIN;\nCOMMIT;\nSELECT 1;\nCOMMIT;\n`;
     const { out } = await gateOutput([script], true);
-    expect(out).toBe(`${PRELUDE}COMMIT;\nSELECT 1;\n\nCOMMIT;\n`);
+    expect(out).toBe(`${PRELUDE}\\restrict k\nCOMMIT;\nSELECT 1;\n\nCOMMIT;\n`);
   });
 
   it('keeps BEGIN when it is not the first statement', async () => {
-    const { out } = await gateOutput(['SET x = 1;\nBEGIN;\nCOMMIT;\n'], true);
-    expect(out).toBe(`${PRELUDE}SET x = 1;\nBEGIN;\n\nCOMMIT;\n`);
+    const { out } = await gateOutput(['\\restrict k\nSET x = 1;\nBEGIN;\nCOMMIT;\n'], true);
+    expect(out).toBe(`${PRELUDE}\\restrict k\nSET x = 1;\nBEGIN;\n\nCOMMIT;\n`);
   });
 
   it('passes a long line on before it ends instead of holding it', async () => {
     const gate = new CommitGate({ prelude: '', decide: async () => true });
-    gate.write(Buffer.from('BEGIN;\nINSERT '));
+    gate.write(Buffer.from('\\restrict k\nBEGIN;\nINSERT '));
     gate.write(Buffer.from('x'.repeat(1_000_000)));
     const first = gate.read() as Buffer;
     expect(first.length).toBeGreaterThan(1_000_000);
     gate.destroy();
+  });
+
+  describe('refuses a script without \\restrict (CVE-2025-8714) before any statement reaches psql', () => {
+    const unrestricted = SCRIPT.replace('\\restrict abc123\n', '');
+    const refused = async (chunks: string[]) => {
+      const gate = new CommitGate({ prelude: PRELUDE, decide: async () => true });
+      const out: string[] = [];
+      gate.on('data', (c: Buffer) => out.push(c.toString()));
+      await expect(
+        new Promise((resolve, reject) => {
+          gate.on('error', reject);
+          gate.on('end', resolve);
+          Readable.from(chunks.map((c) => Buffer.from(c))).pipe(gate);
+        }),
+      ).rejects.toThrow(/does not start with a \\restrict line.*CVE-2025-8714/);
+      return { out: out.join(''), decision: gate.decision };
+    };
+
+    it('whatever the chunking: only the prelude and comment lines went out', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.nat(), { maxLength: 12 }), async (cuts) => {
+          const { out, decision } = await refused(split(unrestricted, cuts));
+          expect(out.startsWith(PRELUDE)).toBe(true);
+          for (const line of out.slice(PRELUDE.length).split('\n')) expect(line).toMatch(/^(--.*)?$/);
+          expect(decision).not.toBe('commit');
+        }),
+        { numRuns: 100 },
+      );
+    });
+
+    it('a meta-command before \\restrict', async () => {
+      const { out } = await refused([`--\n\\! touch /tmp/x\n\\restrict k\nBEGIN;\nCOMMIT;\n`]);
+      expect(out).not.toContain('touch');
+    });
+
+    it('a statement before \\restrict, and a header line too long to be a header', async () => {
+      expect((await refused(['SET x = 1;\n\\restrict k\nBEGIN;\nCOMMIT;\n'])).out).toBe(PRELUDE);
+      expect((await refused([`--\n${'x'.repeat(5000)}`])).out).not.toContain('xxx');
+    });
   });
 
   it('fails the stream when the decision itself fails', async () => {

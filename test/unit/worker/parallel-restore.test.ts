@@ -124,7 +124,7 @@ describe('restore plan', () => {
       '--no-privileges',
       '--exit-on-error',
       '--verbose',
-      '--dbname=app_db',
+      "--dbname=dbname='app_db'",
       '/tmp/x/archive.dump',
     ]);
   });
@@ -141,6 +141,13 @@ describe('restore plan', () => {
       new Error('psql failed (exit code 3): ERROR:  permission denied to create extension "plpython3u"'),
     );
     expect((e as Error).message).toMatch(/--keep-extensions plpython3u \(API: keepExtensions\)$/);
+  });
+
+  it('passes the database name as a quoted conninfo value, which libpq cannot read as a connection string', () => {
+    // Bare, `dbname=other passfile=/x` would be expanded by libpq into two parameters.
+    expect(parallelRestoreArgs(2, "dbname=other passfile=/x o'k\\", '/f', '/l')).toContain(
+      "--dbname=dbname='dbname=other passfile=/x o\\'k\\\\'",
+    );
   });
 
   it('names the target database only (credentials stay in the environment)', () => {

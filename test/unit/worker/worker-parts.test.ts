@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { databaseHostGuard } from '../../../src/adapters/net/url-guard.js';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES } from '../../../src/core/transfer.js';
-import { chooseCompression, parsePgDumpVersion } from '../../../src/worker/capture.js';
-import { childEnv, libpqEnv, secretsOf } from '../../../src/worker/libpq-env.js';
+import { chooseCompression } from '../../../src/worker/capture.js';
+import { childEnv, libpqEnv, secretsOf, vettedLibpqEnv } from '../../../src/worker/libpq-env.js';
+import { parseClientVersion as parsePgDumpVersion } from '../../../src/worker/pg-clients.js';
 import { reasonFrom } from '../../../src/worker/pg-process.js';
 import { redact } from '../../../src/worker/redact.js';
 import { parseExtensions, restorePrelude } from '../../../src/worker/restore-sql.js';
@@ -48,6 +50,35 @@ describe('libpqEnv', () => {
         expect((e as Error).message).not.toContain(secret);
       }
     }
+  });
+
+  it('refuses parameters that name files on the worker, except sslrootcert=system', () => {
+    for (const p of [
+      'sslkey=/etc/shadow',
+      'sslcert=/proc/self/environ',
+      'sslcrl=/x',
+      'sslrootcert=/etc/shadow',
+    ]) {
+      expect(() => libpqEnv(`postgres://u:p@h/d?${p}`)).toThrow(/names a file on the backup worker/);
+    }
+    expect(libpqEnv('postgres://u:p@h/d?sslrootcert=system').PGSSLROOTCERT).toBe('system');
+  });
+
+  it('pins the vetted address as PGHOSTADDR, keeping the name for TLS', async () => {
+    const resolved: string[] = [];
+    const guard = databaseHostGuard({ allowLoopback: false, allowlist: [] }, async (host) => {
+      resolved.push(host);
+      return [{ address: '93.184.215.14', family: 4 }];
+    });
+    const env = await vettedLibpqEnv('postgres://u:p@db.example.com:5433/d?sslmode=verify-full', guard);
+    expect(env).toMatchObject({ PGHOST: 'db.example.com', PGHOSTADDR: '93.184.215.14', PGPORT: '5433' });
+    expect(resolved).toEqual(['db.example.com']);
+    await expect(vettedLibpqEnv('postgres://u:p@h/d?hostaddr=169.254.169.254', guard)).rejects.toThrow(
+      /link-local/,
+    );
+    await expect(vettedLibpqEnv('postgres://u:p@%2Fvar%2Frun%2Fpostgresql/d', guard)).rejects.toThrow(
+      /unix-socket/,
+    );
   });
 
   it('drops inherited PG* variables from the child environment', () => {

@@ -17,10 +17,12 @@ const env = {
   PGBACKUPS_SECRETS_PREFIX: 'pgbackups',
   PGBACKUPS_SCHEDULE_GROUP: 'PgBackups-Schedules',
   PGBACKUPS_SCHEDULER_ROLE_ARN: 'arn:aws:iam::111122223333:role/scheduler',
+  PGBACKUPS_DEAD_LETTER_QUEUE_ARN: 'arn:aws:sqs:eu-west-1:111122223333:dead-letters',
   PGBACKUPS_SCHEDULED_CAPTURE_ARN:
     'arn:aws:lambda:eu-west-1:111122223333:function:PgBackups-scheduled-capture',
   PGBACKUPS_ALERTS_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:alerts',
   PGBACKUPS_EVENT_BUS: 'default',
+  PGBACKUPS_DB_HOST_ALLOWLIST: '10.0.0.0/16',
   AWS_REGION: 'eu-west-1',
 };
 
@@ -29,7 +31,17 @@ describe('buildAwsDeps', () => {
     const deps = buildAwsDeps(env);
     expect(deps.runner).toBeInstanceOf(EcsTaskRunner);
     expect(Object.keys(deps).sort()).toEqual(
-      ['blobs', 'catalog', 'clock', 'log', 'notifier', 'runner', 'scheduler', 'secrets'].sort(),
+      [
+        'blobs',
+        'catalog',
+        'clock',
+        'databaseHosts',
+        'log',
+        'notifier',
+        'runner',
+        'scheduler',
+        'secrets',
+      ].sort(),
     );
   });
 

@@ -19,12 +19,14 @@ import type { Schedule } from '../../../../src/core/ports.js';
 const scheduler = mockClient(SchedulerClient);
 const FN = 'arn:aws:lambda:eu-west-1:111122223333:function:PgBackups-scheduled-capture';
 const ROLE = 'arn:aws:iam::111122223333:role/PgBackups-SchedulerRole';
+const DLQ = 'arn:aws:sqs:eu-west-1:111122223333:PgBackups-DeadLetters';
 
 const adapter = new EventBridgeSchedulerAdapter({
   client: new SchedulerClient({ region: 'eu-west-1' }),
   groupName: 'PgBackups-Schedules',
   targetArn: FN,
   roleArn: ROLE,
+  deadLetterArn: DLQ,
 });
 
 const schedule: Schedule = {
@@ -42,9 +44,16 @@ const expectedInput = {
   Description: 'pgbackups example-app DATABASE daily at 02:05 America/Los_Angeles',
   ScheduleExpression: 'cron(5 2 * * ? *)',
   ScheduleExpressionTimezone: 'America/Los_Angeles',
-  FlexibleTimeWindow: { Mode: 'OFF' },
+  // Spread over 15 minutes, retried for an hour, then dead-lettered.
+  FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
   State: 'ENABLED',
-  Target: { Arn: FN, RoleArn: ROLE, Input: '{"app":"example-app","database":"DATABASE"}' },
+  Target: {
+    Arn: FN,
+    RoleArn: ROLE,
+    Input: '{"app":"example-app","database":"DATABASE"}',
+    RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 3600 },
+    DeadLetterConfig: { Arn: DLQ },
+  },
 };
 
 beforeEach(() => scheduler.reset());
