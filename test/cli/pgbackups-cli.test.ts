@@ -189,6 +189,8 @@ describe('pgbackups, the command line, end to end', () => {
         `Original DB Size: ${formatBytes(b001.sourceBytes)}`,
         `Backup Size:      ${formatBytes(b001.backupBytes)} (${pct}% compression)`,
         `SHA-256:          ${b001.sha256}`,
+        // This machine's PostgreSQL 15 dumps with its own client: archive 1.14 (docs/compatibility.md).
+        'Archive:          format 1.14; restore with pg_restore 12 or newer',
         '',
       ].join('\n'),
     );

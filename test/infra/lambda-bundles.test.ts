@@ -198,6 +198,7 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
       PGBACKUPS_SCHEDULED_CAPTURE_ARN: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:PgBackups-scheduled-capture`,
       PGBACKUPS_ALERTS_TOPIC_ARN: `arn:aws:sns:${REGION}:${ACCOUNT}:alerts`,
       PGBACKUPS_EVENT_BUS: 'default',
+      PGBACKUPS_DB_HOST_ALLOWLIST: '10.0.0.0/16',
     });
 
     for (const [id, r] of Object.entries(template.Resources)) {
