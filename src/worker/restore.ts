@@ -404,11 +404,19 @@ async function planned(
   const t = ctx.transfer;
   let prepared: PreparedRestore | undefined;
   try {
-    prepared = await prepareRestore(ctx, target, client, source.stream, {
-      extensions: t.extensions,
-      keep: t.keepExtensions,
-      split,
-    });
+    // A cancel while reading ahead (pg_dump may be waiting on a lock and write nothing) stops the source, so the
+    // read ends and the run records cancelled instead of hanging until the worker is killed.
+    const stopSource = () => source.stop();
+    ctx.signal.addEventListener('abort', stopSource, { once: true });
+    try {
+      prepared = await prepareRestore(ctx, target, client, source.stream, {
+        extensions: t.extensions,
+        keep: t.keepExtensions,
+        split,
+      });
+    } finally {
+      ctx.signal.removeEventListener('abort', stopSource);
+    }
     const replay = prepared.replay;
     return await run(prepared, {
       ...source,

@@ -257,7 +257,7 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     await expectStatus('GET', '/v1/health', 200);
     await expectStatus('GET', '/v1/openapi.json', 200);
     await expectStatus('PUT', `${base}/databases/DATABASE`, 201, {
-      url: 'postgres://backup_user:not-a-real-password@203.0.113.10:5432/app?sslmode=require',
+      url: 'postgres://backup_user:not-a-real-password@10.0.0.10:5432/app?sslmode=require',
     });
     await expectStatus('GET', `${base}/databases`, 200);
     await expectStatus('GET', `${base}/settings`, 200);
@@ -315,7 +315,7 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     const input = JSON.parse(sent[0]!.Target!.Input!);
     await handlers.ApiHandler!(
       httpEvent('PUT', `/v1/apps/${APP}/databases/DATABASE`, {
-        url: 'postgres://backup_user:not-a-real-password@203.0.113.10:5432/app',
+        url: 'postgres://backup_user:not-a-real-password@10.0.0.10:5432/app',
       }),
     );
     const result = (await handlers.SchedulesCaptureFunction!(input)) as {
