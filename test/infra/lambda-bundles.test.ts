@@ -260,6 +260,8 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
       url: 'postgres://backup_user:not-a-real-password@10.0.0.10:5432/app?sslmode=require',
     });
     await expectStatus('GET', `${base}/databases`, 200);
+    // The app index (catalog COUNTER items) now lists the app attached above.
+    expect(await expectStatus('GET', '/v1/apps', 200)).toEqual({ apps: [APP] });
     await expectStatus('GET', `${base}/settings`, 200);
     await expectStatus('PUT', `${base}/settings`, 200, { plan: 'premium' });
     const backup = (await expectStatus('POST', `${base}/backups`, 202, { database: 'DATABASE' })) as {
