@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage } from '../core/logger.js';
 import { archiveFormatWrittenBy, majorOf } from '../core/pg-compat.js';
@@ -13,7 +13,7 @@ import type { PgClient } from './pg-clients.js';
 import { startPgProcess, startScriptPsql } from './pg-process.js';
 import { type PreparedRestore, prepareRestore } from './restore-plan.js';
 import { explainRestoreFailure, restorePrelude } from './restore-sql.js';
-import { ChildStdinSink, HashCounter, Tee } from './streams.js';
+import { ChildStdinSink, HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
 
 /** Where a restore's custom-format archive comes from. */
@@ -36,8 +36,6 @@ export interface RestoreResult {
 export interface RestoreOptions {
   /** Added to pg_restore's arguments: `--section`s. */
   readonly pgRestoreArgs?: readonly string[];
-  /** Also receives every byte of the archive, with backpressure; its failure rolls the restore back. */
-  readonly tee?: { readonly stream: Writable; readonly name: string };
   /** The log line once committed. @default 'restore finished successfully' */
   readonly committed?: string;
   /** Hash the archive (SHA-256). Off for a copy: nothing stored to verify it against, and ~1 s of CPU per GB. */
@@ -52,7 +50,7 @@ const UNCHANGED = 'the target database was left unchanged';
 const IGNORED_PSQL_LINES = /there is already a transaction in progress/;
 
 /**
- * archive → count + SHA-256 (→ tee) → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the
+ * archive → count + SHA-256 → `pg_restore --single-transaction -f -` → CommitGate (wipe first; the
  * final COMMIT held until pg_restore exited 0 and the source verified) → `psql -v ON_ERROR_STOP=1` on the
  * target. Any failure before the COMMIT is sent rolls back everything, the wipe included.
  */
@@ -137,15 +135,8 @@ async function restoreArchive(
 
   const counter = new HashCounter({ onBytes: ctx.onBytes, hash: opts.hash });
   const sink = new ChildStdinSink(restore.child.stdin!);
-  const tee = opts.tee;
-  // Its own failure, reported as such: the pipeline's rejection below may only say the stream was destroyed.
-  tee?.stream.on('error', (e) => {
-    ctx.tlog.error(`writing ${tee.name} failed`);
-    fail(`Writing ${tee.name} failed: ${errorMessage(e)}`);
-  });
-  const stages = tee ? [counter, new Tee(tee.stream)] : [counter];
   ctx.tlog.info('waiting for pg_restore to complete');
-  const fed = pipeline([source.stream, ...stages, sink], { signal: stopper.signal }).catch((e: unknown) => {
+  const fed = pipeline([source.stream, counter, sink], { signal: stopper.signal }).catch((e: unknown) => {
     if (!stopper.signal.aborted) {
       ctx.tlog.error('download finished with errors');
       fail(`Reading the backup failed: ${errorMessage(e)}`);

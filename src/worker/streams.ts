@@ -106,31 +106,3 @@ export class ChildStdinSink extends Writable {
     cb(error);
   }
 }
-
-/**
- * Passes a stream through unchanged and writes every chunk to `copy` as well. A chunk goes downstream at
- * once; the next one is only taken once `copy` is below its highWaterMark, so the slower of the two sets the
- * pace and memory stays bounded. Ends once `copy` has finished and closed; an error of `copy` fails it.
- */
-export class Tee extends Transform {
-  constructor(private readonly copy: Writable) {
-    super();
-    copy.on('error', (e) => this.destroy(e));
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.push(chunk);
-    if (this.copy.write(chunk)) cb();
-    else this.copy.once('drain', () => cb());
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.copy.end();
-    finished(this.copy, (e) => cb(e ?? null));
-  }
-
-  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
-    this.copy.destroy();
-    cb(error);
-  }
-}

@@ -1,5 +1,3 @@
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { chooseCompression } from '../../../src/worker/capture.js';
 import { missingItems, parallelRestoreArgs, targetDbName } from '../../../src/worker/parallel-restore.js';
@@ -11,7 +9,6 @@ import {
   type TocEntry,
 } from '../../../src/worker/restore-plan.js';
 import { explainRestoreFailure } from '../../../src/worker/restore-sql.js';
-import { Tee } from '../../../src/worker/streams.js';
 
 /** `pg_restore --list --verbose` of a dump with RLS, a policy, a trigger, indexes and extensions (PostgreSQL 15). */
 const LISTING = `;
@@ -159,77 +156,6 @@ describe('restore plan', () => {
   it('keeps its files under PGBACKUPS_TMPDIR, else the OS temp dir', () => {
     expect(downloadDir({ PGBACKUPS_TMPDIR: '/scratch' })).toBe('/scratch');
     expect(downloadDir({})).toMatch(/\S/);
-  });
-});
-
-const CHUNK = 64 * 1024;
-const data = Buffer.from(Array.from({ length: 2 * 1024 * 1024 }, (_, i) => i % 251));
-const chunks = () =>
-  Readable.from(
-    Array.from({ length: data.length / CHUNK }, (_, i) => data.subarray(i * CHUNK, (i + 1) * CHUNK)),
-  );
-/** A writable that keeps what it gets, taking `delayMs` per chunk. */
-const collector = (opts: { highWaterMark?: number; delayMs?: number } = {}) => {
-  const got: Buffer[] = [];
-  const w = new Writable({
-    highWaterMark: opts.highWaterMark,
-    write: (c: Buffer, _e, cb) => {
-      got.push(c);
-      setTimeout(cb, opts.delayMs ?? 0);
-    },
-  });
-  return { w, bytes: () => Buffer.concat(got) };
-};
-
-describe('Tee (the archive copied to the temp file while it streams into pg_restore)', () => {
-  it('passes every byte through and writes the same bytes to the copy, ending once the copy is closed', async () => {
-    const copy = collector();
-    const down = collector();
-    let copyClosed = false;
-    copy.w.on('close', () => {
-      copyClosed = true;
-    });
-    let closedAtFinish: boolean | undefined;
-    down.w.on('finish', () => {
-      closedAtFinish = copyClosed;
-    });
-    await pipeline(chunks(), new Tee(copy.w), down.w);
-    expect(down.bytes().equals(data)).toBe(true);
-    expect(copy.bytes().equals(data)).toBe(true);
-    expect(closedAtFinish).toBe(true);
-  });
-
-  it('waits for a slow copy instead of buffering the stream in memory', async () => {
-    const hwm = 128 * 1024;
-    const copy = collector({ highWaterMark: hwm, delayMs: 2 });
-    let maxBuffered = 0;
-    const tee = new Tee(copy.w);
-    tee.on('data', () => {
-      maxBuffered = Math.max(maxBuffered, copy.w.writableLength);
-    });
-    await pipeline(chunks(), tee, collector().w);
-    expect(copy.bytes().equals(data)).toBe(true);
-    // Ignoring write()'s false would leave most of the 2 MiB queued in the copy.
-    expect(maxBuffered).toBeLessThanOrEqual(hwm + CHUNK);
-  });
-
-  it("fails the stream with the copy's own error (a full disk)", async () => {
-    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-    let written = 0;
-    const copy = new Writable({
-      write: (c: Buffer, _e, cb) => {
-        written += c.length;
-        cb(written > 5 * CHUNK ? full : null);
-      },
-    });
-    const down = collector();
-    let finished = false;
-    down.w.on('finish', () => {
-      finished = true;
-    });
-    await expect(pipeline(chunks(), new Tee(copy), down.w)).rejects.toThrow('ENOSPC');
-    expect(finished).toBe(false);
-    expect(down.bytes().length).toBeLessThan(data.length);
   });
 });
 
