@@ -69,7 +69,7 @@ beforeAll(async () => {
   await pg.psql(
     'shop',
     `SET ROLE app_user; CREATE TABLE orders (id int PRIMARY KEY, note text);
-     INSERT INTO orders SELECT i, 'order ' || i FROM generate_series(1, 200) i;
+     INSERT INTO orders SELECT i, repeat('order ' || i || ' ', 40) FROM generate_series(1, 5000) i;
      SELECT lo_from_bytea(0, 'a large object');`,
   );
   await pg.psql('shop_target', 'SET ROLE app_user; CREATE TABLE keep (id int); INSERT INTO keep VALUES (1);');
@@ -133,7 +133,9 @@ it('no password reaches a log, an answer, an error, a process argv or the catalo
   const captured = await api.waitFinished((backup as TransferJson).id);
   expect(captured.status, captured.error ?? '').toBe('completed');
 
-  // A restore held inside the target's transaction, so psql and pg_restore are sampled while they run.
+  // A restore held inside the target's transaction, so psql and pg_restore are sampled while they run. The
+  // script (~2 MB of rows) is far larger than the pipes between them: pg_restore cannot finish writing it, and
+  // exit before it is sampled, while psql waits on the lock.
   let restoreId = '';
   await holding('shop_target', 'LOCK TABLE keep IN ACCESS SHARE MODE', async () => {
     const started = await api.appCall('POST', '/restores', { backup: captured.id, database: 'TARGET' });
