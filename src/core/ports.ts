@@ -92,7 +92,7 @@ export interface Catalog {
   ): Promise<Transfer | undefined>;
   /**
    * Marks a finished transfer's aftermath (alert, prune) as handled. True for exactly one caller, however many
-   * observers (reconciler, watchdog, duplicate ECS events) see the same end.
+   * observers (reconciler, watchdog, duplicate ECS events) see the same end. Never for a mirror.
    */
   claimFinish(app: string, num: number): Promise<boolean>;
   /** Replaces the stored log lines of a transfer (the worker is their only writer). */
