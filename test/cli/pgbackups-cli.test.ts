@@ -323,7 +323,7 @@ describe('pgbackups, the command line, end to end', () => {
     });
   });
 
-  it('cancels a copy from the app whose database it overwrites; the copy's follower sees it cancelled', async () => {
+  it("cancels a copy from the app whose database it overwrites; the copy's follower sees it cancelled", async () => {
     const OTHER = 'mirror-app';
     const before = await fingerprint(pg, 'mirrored');
     // The copy's atomic restore waits for this lock in the target, running until it is cancelled.
