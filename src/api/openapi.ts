@@ -278,6 +278,17 @@ export const openApiDocument = {
             description: 'Backups: the oldest pg_restore major version that can read the archive',
           },
           safetyBackup: { type: ['object', 'null'], description: 'The backup of the target taken first' },
+          mirrorOf: {
+            type: ['object', 'null'],
+            description:
+              "{app, id}: this is another app's copy that read or overwrote this app's database, listed here under this app's own id; its state is the copy's own. Cancelling it cancels the copy",
+          },
+          mirrors: {
+            type: 'array',
+            items: { type: 'object' },
+            description:
+              '{app, id} of each other app that lists this copy (its database was read or overwritten)',
+          },
           warnings: { type: 'integer' },
           error: { type: ['string', 'null'] },
           logs: { type: 'array', items: { type: 'object' } },

@@ -38,6 +38,9 @@ export function transferView(t: Transfer) {
     keepExtensions: t.keepExtensions ?? [],
     parallel: t.parallel ?? 1,
     safetyBackup: t.safetyBackup ? { app: t.safetyBackup.app, id: t.safetyBackup.id } : null,
+    // Cross-app copies (src/core/mirror.ts): numbers are internal, ids are what a user types.
+    mirrorOf: t.mirrorOf ? { app: t.mirrorOf.app, id: t.mirrorOf.id } : null,
+    mirrors: (t.mirrors ?? []).map((m) => ({ app: m.app, id: m.id })),
     warnings: t.warnings ?? 0,
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,

@@ -47,6 +47,10 @@ export interface TransferJson {
   readonly parallel?: number;
   /** Restores and copies: the backup of the target taken before it was overwritten. */
   readonly safetyBackup?: { readonly app: string; readonly id: string } | null;
+  /** Another app's copy of, or into, this app's database, listed here under this app's id: where it was started. */
+  readonly mirrorOf?: { readonly app: string; readonly id: string } | null;
+  /** A copy touching other apps' databases: the id each of them lists it under. */
+  readonly mirrors?: readonly { readonly app: string; readonly id: string }[];
   readonly warnings: number;
   readonly error: string | null;
   readonly cancelRequested?: boolean;

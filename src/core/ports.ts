@@ -3,6 +3,7 @@
  * implement them, and `test/fakes` has in-memory versions for unit tests. Nothing here imports `@aws-sdk`.
  */
 import type { Readable } from 'node:stream';
+import type { TransferMirror } from './mirror.js';
 import type { AppSettings } from './settings.js';
 import type { LogLine, Transfer, TransferKind, TransferPatch, TransferStatus } from './transfer.js';
 
@@ -66,12 +67,22 @@ export interface Catalog {
   nextTransferNum(app: string): Promise<number>;
   /** Creates a transfer; throws ConflictError if that app+num exists. */
   createTransfer(t: Transfer): Promise<void>;
+  /**
+   * Records a mirror of another app's copy under this app's number (src/core/mirror.ts); throws ConflictError if
+   * that app+num exists. It is never in the active-transfer index.
+   */
+  createMirror(m: TransferMirror): Promise<void>;
+  /**
+   * A mirror is returned as its primary seen from the mirror's app (`seenFrom`, with the primary's logs when
+   * asked), read at that moment; a mirror whose primary is gone reads as absent.
+   */
   getTransfer(app: string, num: number, opts?: { logs?: boolean }): Promise<Transfer | undefined>;
-  /** Newest first, paginated by Query (never Scan). */
+  /** Newest first, paginated by Query (never Scan); mirrors are resolved as by getTransfer (orphans left out). */
   listTransfers(app: string, opts?: ListTransfersOptions): Promise<TransferPage>;
   /**
    * Applies `patch`. When `expectStatus` is given the write happens only if the current status is one of them;
-   * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone).
+   * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone, or is a
+   * mirror: a copy's state is written only on the copy itself).
    */
   updateTransfer(
     app: string,
@@ -81,11 +92,12 @@ export interface Catalog {
   ): Promise<Transfer | undefined>;
   /**
    * Marks a finished transfer's aftermath (alert, prune) as handled. True for exactly one caller, however many
-   * observers (reconciler, watchdog, duplicate ECS events) see the same end.
+   * observers (reconciler, watchdog, duplicate ECS events) see the same end. Never for a mirror.
    */
   claimFinish(app: string, num: number): Promise<boolean>;
   /** Replaces the stored log lines of a transfer (the worker is their only writer). */
   putTransferLogs(app: string, num: number, logs: readonly LogLine[]): Promise<void>;
+  /** Deletes a transfer or a mirror, and its log lines (nothing else: a copy's mirrors are deleted one by one). */
   deleteTransfer(app: string, num: number): Promise<void>;
   /** Pending and running transfers of every app (a sparse index), for the watchdog. */
   listActiveTransfers(): Promise<Transfer[]>;

@@ -1,4 +1,5 @@
 import { ConflictError, ValidationError } from './errors.js';
+import type { TransferRef } from './mirror.js';
 
 export type TransferKind = 'backup' | 'restore' | 'copy';
 /**
@@ -91,6 +92,10 @@ export interface Transfer {
   readonly heartbeatAt?: string;
   /** Present only when logs were asked for. */
   readonly logs?: readonly LogLine[];
+  /** A copy touching other apps' databases: its mirrors there, which list it too (src/core/mirror.ts). */
+  readonly mirrors?: readonly TransferRef[];
+  /** Set when this record is another app's copy seen from this app: where the copy itself is recorded. */
+  readonly mirrorOf?: TransferRef;
 }
 
 /** Fields a status change or progress report may set. */

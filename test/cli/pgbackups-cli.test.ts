@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { type LocalStack, startLocalStack } from '../../src/local/stack.js';
 import { fingerprint } from '../helpers/db-fingerprint.js';
 import { type PgCluster, run, startCluster, withoutPgEnv } from '../helpers/pg-cluster.js';
+import { waitForWorkerSessions } from '../helpers/stack-api.js';
 
 const APP = 'example-app';
 const BIN = fileURLToPath(new URL('../../bin/pgbackups-cli.js', import.meta.url));
@@ -102,7 +103,7 @@ beforeAll(async () => {
   stack = await startLocalStack({ dataDir, port: 0, log: silentLogger, progressIntervalMs: 200 });
   await pg.createDatabase('source');
   await pg.psqlFile('source', FIXTURE);
-  await Promise.all(['restored', 'copied'].map((d) => pg.createDatabase(d)));
+  await Promise.all(['restored', 'copied', 'mirrored'].map((d) => pg.createDatabase(d)));
   await pg.psql(
     'restored',
     'CREATE TABLE public.old_stuff (x text); INSERT INTO public.old_stuff VALUES ($$old$$);',
@@ -260,6 +261,108 @@ describe('pgbackups, the command line, end to end', () => {
     const list = await cli([]);
     expect(list.stdout).toMatch(/^ r\d{3} .* Completed .* ⛁ RESTORED$/m);
     expect(list.stdout).toMatch(/^ c\d{3} .* Completed .* ⛁ DATABASE\s+⛁ COPIED$/m);
+  });
+
+  it('lists a copy into another app on both apps, each with the side it played and the final status', async () => {
+    const OTHER = 'mirror-app';
+    const add = await cli(
+      ['databases:add', 'DATABASE', '--url', '-', '-a', OTHER],
+      `${pg.url('mirrored')}\n`,
+    );
+    expect(add.code, add.stderr).toBe(0);
+    const r = await cli([
+      'copy',
+      'DATABASE',
+      `${OTHER}::DATABASE`,
+      '--confirm',
+      'DATABASE',
+      '--wait-interval',
+      '0.2',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Starting copy of ⛁ DATABASE to ⛁ ${OTHER}::DATABASE... done\n`);
+    expect(await fingerprint(pg, 'mirrored')).toEqual(await fingerprint(pg, 'source'));
+    const copies = JSON.parse((await cli(['list', '--json'])).stdout) as TransferJson[];
+    const copy = copies.find(
+      (t) => t.kind === 'copy' && t.target.type === 'database' && t.target.app === OTHER,
+    );
+    expect(copy).toMatchObject({ status: 'completed', mirrors: [{ app: OTHER, id: 'c001' }] });
+    const id = copy?.id as string;
+
+    // On the app that started it: from DATABASE to the other app's database.
+    const here = await cli([]);
+    expect(here.stdout).toMatch(
+      new RegExp(`^ ${id} .* Completed .* ⛁ DATABASE\\s+⛁ ${OTHER}::DATABASE$`, 'm'),
+    );
+    // On the app whose database it overwrote: the same copy under that app's own id, from example-app.
+    const there = await cli(['-a', OTHER]);
+    expect(there.code, there.stderr).toBe(0);
+    expect(there.stdout).toMatch(new RegExp(`^ c001 .* Completed .* ⛁ ${APP}::DATABASE\\s+⛁ DATABASE$`, 'm'));
+    // Its safety backup is that app's, numbered after the copy.
+    expect(there.stdout).toMatch(/^ b002 .* Completed .* ⛁ DATABASE \(safety backup\)$/m);
+    const info = await cli(['info', 'c001', '--verbose', '-a', OTHER]);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toContain(
+      `=== Copy c001\nFrom:             ⛁ ${APP}::DATABASE\nTo:               ⛁ DATABASE\nStarted on:       ${APP} (as ${id})\n`,
+    );
+    expect(info.stdout).toContain('Status:           Completed\n');
+    expect(info.stdout).toContain('Safety backup:    b002\n');
+    // One record: the logs are the copy's own.
+    const own = JSON.parse((await cli(['info', id, '--json'])).stdout) as TransferJson;
+    const mirrored = JSON.parse((await cli(['info', 'c001', '--json', '-a', OTHER])).stdout) as TransferJson;
+    expect(mirrored.logs?.length).toBeGreaterThan(0);
+    expect(mirrored.logs).toEqual(own.logs);
+    expect(mirrored).toMatchObject({ app: OTHER, id: 'c001', mirrorOf: { app: APP, id } });
+    expect({ ...mirrored, app: 0, id: 0, num: 0, mirrorOf: 0, mirrors: 0 }).toEqual({
+      ...own,
+      app: 0,
+      id: 0,
+      num: 0,
+      mirrorOf: 0,
+      mirrors: 0,
+    });
+  });
+
+  it("cancels a copy from the app whose database it overwrites; the copy's follower sees it cancelled", async () => {
+    const OTHER = 'mirror-app';
+    const before = await fingerprint(pg, 'mirrored');
+    // The copy's atomic restore waits for this lock in the target, running until it is cancelled.
+    const lock = holdLock('mirrored', 'app.people');
+    try {
+      const copy = cliProcess([
+        'copy',
+        'DATABASE',
+        `${OTHER}::DATABASE`,
+        '--confirm',
+        'DATABASE',
+        '--no-safety-backup',
+        '--wait-interval',
+        '0.2',
+      ]);
+      await waitForWorkerSessions(pg, 'mirrored', { waitingOnLock: true });
+      // No id: the newest unfinished transfer of mirror-app is its mirror of the copy (c001, b002 came first).
+      const cancel = await cli(['cancel', '-a', OTHER]);
+      expect(cancel.code, cancel.stderr).toBe(0);
+      expect(cancel.stderr).toBe('Cancelling c003... done\n');
+      const followed = await copy.done;
+      expect(followed.code).toBe(2);
+      const id = /The copy (c\d{3}) was cancelled/.exec(followed.stderr)?.[1];
+      expect(id, followed.stderr).toBeDefined();
+      expect(await transferJson(id as string)).toMatchObject({
+        kind: 'copy',
+        status: 'cancelled',
+        mirrors: [{ app: OTHER, id: 'c003' }],
+      });
+    } finally {
+      lock.kill();
+      // The server keeps sleeping (and locking) after psql goes: end that session too.
+      await pg.psql(
+        'postgres',
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'mirrored' AND query LIKE '%pg_sleep%'",
+      );
+    }
+    // The copy ran in one transaction: the cancelled one left the target as it was.
+    expect(await fingerprint(pg, 'mirrored')).toEqual(before);
   });
 
   it('reports a failed backup with its last log lines and exits 2', async () => {

@@ -1,5 +1,6 @@
 import { ConflictError } from '../../src/core/errors.js';
 import { boundLogLines } from '../../src/core/log-item.js';
+import { seenFrom, type TransferMirror } from '../../src/core/mirror.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -18,6 +19,8 @@ export class MemoryCatalog implements Catalog {
   readonly settings = new Map<string, AppSettings>();
   readonly databases = new Map<string, DatabaseAttachment>();
   readonly transfers = new Map<string, Transfer>();
+  /** Mirrors of other apps' copies, numbered in the same per-app sequence as `transfers`. */
+  readonly mirrors = new Map<string, TransferMirror>();
   readonly logs = new Map<string, readonly LogLine[]>();
   readonly schedules = new Map<string, Schedule>();
   private readonly counters = new Map<string, number>();
@@ -55,25 +58,43 @@ export class MemoryCatalog implements Catalog {
     return n;
   }
   async createTransfer(t: Transfer) {
-    if (this.transfers.has(key(t.app, t.num))) throw new ConflictError(`Transfer ${t.id} already exists`);
+    if (this.transfers.has(key(t.app, t.num)) || this.mirrors.has(key(t.app, t.num)))
+      throw new ConflictError(`Transfer ${t.id} already exists`);
     const { logs: _logs, ...rest } = t;
     this.transfers.set(key(t.app, t.num), rest);
   }
-  async getTransfer(app: string, num: number, opts: { logs?: boolean } = {}) {
+  async createMirror(m: TransferMirror) {
+    if (this.transfers.has(key(m.app, m.num)) || this.mirrors.has(key(m.app, m.num)))
+      throw new ConflictError(`Transfer ${m.id} already exists`);
+    this.mirrors.set(key(m.app, m.num), { ...m });
+  }
+  async getTransfer(app: string, num: number, opts: { logs?: boolean } = {}): Promise<Transfer | undefined> {
+    const mirror = this.mirrors.get(key(app, num));
+    if (mirror) {
+      const primary = await this.getTransfer(mirror.mirrorOf.app, mirror.mirrorOf.num, opts);
+      return primary && seenFrom(mirror, primary);
+    }
     const t = this.transfers.get(key(app, num));
     if (!t) return undefined;
     return opts.logs ? { ...t, logs: this.logs.get(key(app, num)) ?? [] } : t;
   }
   async listTransfers(app: string, opts: ListTransfersOptions = {}): Promise<TransferPage> {
-    const all = [...this.transfers.values()]
+    const stored = [...this.transfers.values(), ...this.mirrors.values()]
       .filter((t) => t.app === app && (!opts.kind || t.kind === opts.kind))
       .sort((a, b) => b.num - a.num);
     const start = opts.cursor ? Number(opts.cursor) : 0;
     const limit = opts.limit ?? 100;
-    const page = all.slice(start, start + limit);
-    return { transfers: page, cursor: start + limit < all.length ? String(start + limit) : undefined };
+    const page = await Promise.all(
+      stored.slice(start, start + limit).map((t) => this.getTransfer(app, t.num)),
+    );
+    return {
+      // A mirror whose copy is gone is left out, as the DynamoDB adapter does.
+      transfers: page.filter((t): t is Transfer => t !== undefined),
+      cursor: start + limit < stored.length ? String(start + limit) : undefined,
+    };
   }
   async updateTransfer(app: string, num: number, patch: TransferPatch, expect?: readonly TransferStatus[]) {
+    // Mirrors live in their own map: a write to one finds no transfer, as the DynamoDB adapter's condition does.
     const t = this.transfers.get(key(app, num));
     if (!t || (expect && !expect.includes(t.status))) return undefined;
     const next = { ...t, ...patch };
@@ -92,6 +113,7 @@ export class MemoryCatalog implements Catalog {
   }
   async deleteTransfer(app: string, num: number) {
     this.transfers.delete(key(app, num));
+    this.mirrors.delete(key(app, num));
     this.logs.delete(key(app, num));
   }
   async listActiveTransfers() {

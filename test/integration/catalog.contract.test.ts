@@ -198,6 +198,93 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     expect(after.map((t) => `${t.app}/${t.num}`)).toEqual(['active-b/1']);
   });
 
+  it("records a mirror of another app's copy that reads the copy's live state, under its own number", async () => {
+    const copy = transfer('mirror-src', 1, {
+      id: 'c001',
+      kind: 'copy',
+      database: 'DATABASE',
+      source: { type: 'database', app: 'mirror-src', database: 'DATABASE' },
+      target: { type: 'database', app: 'mirror-dst', database: 'STAGING' },
+      mirrors: [{ app: 'mirror-dst', num: 2, id: 'c002' }],
+    });
+    await catalog.createTransfer(copy);
+    await catalog.createTransfer(transfer('mirror-dst', 1, { status: 'completed' }));
+    const mirror = {
+      app: 'mirror-dst',
+      num: 2,
+      id: 'c002',
+      kind: 'copy' as const,
+      database: 'STAGING',
+      mirrorOf: { app: 'mirror-src', num: 1, id: 'c001' },
+    };
+    await catalog.createMirror(mirror);
+    await expect(catalog.createMirror(mirror)).rejects.toMatchObject({ code: 'conflict' });
+    await expect(catalog.createTransfer(transfer('mirror-dst', 2))).rejects.toMatchObject({
+      code: 'conflict',
+    });
+    await expect(catalog.createMirror({ ...mirror, num: 1 })).rejects.toMatchObject({ code: 'conflict' });
+
+    // Seen from the other app: its own app, number, id and database; everything else is the copy's, live.
+    const { mirrors: _mirrors, ...state } = copy;
+    const seen = {
+      ...state,
+      app: 'mirror-dst',
+      num: 2,
+      id: 'c002',
+      database: 'STAGING',
+      mirrorOf: mirror.mirrorOf,
+    };
+    expect(await catalog.getTransfer('mirror-dst', 2)).toEqual(seen);
+    await catalog.updateTransfer('mirror-src', 1, { status: 'running', processedBytes: 42 }, ['pending']);
+    const lines = [
+      { at: '2026-01-01T00:00:00.000Z', level: 'info' as const, message: 'pg_restore: creating TABLE' },
+    ];
+    await catalog.putTransferLogs('mirror-src', 1, lines);
+    expect(await catalog.getTransfer('mirror-dst', 2, { logs: true })).toEqual({
+      ...seen,
+      status: 'running',
+      processedBytes: 42,
+      logs: lines,
+    });
+
+    // Listed among the app's own transfers in number order, filtered by kind like them.
+    const page = await catalog.listTransfers('mirror-dst');
+    expect(page.transfers.map((t) => [t.id, t.status])).toEqual([
+      ['c002', 'running'],
+      ['b001', 'completed'],
+    ]);
+    expect((await catalog.listTransfers('mirror-dst', { kind: 'copy' })).transfers.map((t) => t.id)).toEqual([
+      'c002',
+    ]);
+    expect(
+      (await catalog.listTransfers('mirror-dst', { kind: 'backup' })).transfers.map((t) => t.id),
+    ).toEqual(['b001']);
+    // The copy on its own app still names its mirror.
+    expect((await catalog.getTransfer('mirror-src', 1))?.mirrors).toEqual(copy.mirrors);
+
+    // Never written through, never active, never claimed: the copy is the one record with state.
+    expect(await catalog.updateTransfer('mirror-dst', 2, { status: 'failed' }, ['running'])).toBeUndefined();
+    expect(await catalog.updateTransfer('mirror-dst', 2, { processedBytes: 1 })).toBeUndefined();
+    expect(await catalog.claimFinish('mirror-dst', 2)).toBe(false);
+    const active = (await catalog.listActiveTransfers()).filter((t) => t.app.startsWith('mirror-'));
+    expect(active.map((t) => `${t.app}/${t.id}`)).toEqual(['mirror-src/c001']);
+    await catalog.updateTransfer(
+      'mirror-src',
+      1,
+      { status: 'completed', finishedAt: '2026-01-01T01:00:00.000Z' },
+      ['running'],
+    );
+    expect(await catalog.getTransfer('mirror-dst', 2)).toMatchObject({ status: 'completed', id: 'c002' });
+
+    // Once the copy is gone, its mirror reads as absent; deleting the mirror removes it.
+    await catalog.deleteTransfer('mirror-src', 1);
+    expect(await catalog.getTransfer('mirror-dst', 2)).toBeUndefined();
+    expect((await catalog.listTransfers('mirror-dst')).transfers.map((t) => t.id)).toEqual(['b001']);
+    await catalog.deleteTransfer('mirror-dst', 2);
+    await catalog.createTransfer(copy);
+    expect(await catalog.getTransfer('mirror-dst', 2)).toBeUndefined();
+  });
+
   it('stores databases, settings and schedules per app', async () => {
     const db = {
       app: 'db-app',

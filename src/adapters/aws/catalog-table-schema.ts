@@ -6,7 +6,8 @@
  * - `APP#<app>` / `SETTINGS`        app settings
  * - `APP#<app>` / `COUNTER`         the per-app transfer counter (`transferCount`); also the app's registry entry
  * - `APP#<app>` / `DB#<name>`       database attachment (secret reference, host, never a password)
- * - `APP#<app>` / `XFER#<num:10>`   transfer; zero-padded so a Query returns them in number order
+ * - `APP#<app>` / `XFER#<num:10>`   transfer; zero-padded so a Query returns them in number order. Or a mirror
+ *                                   of another app's copy (`mirrorOf` set, no state; src/core/mirror.ts)
  * - `APP#<app>` / `XLOG#<num:10>`   the transfer's log lines, apart so listing stays small
  * - `APP#<app>` / `SCHED#<name>`    schedule
  * - `APPS` / `<app>`                one marker per app (first attachment or transfer), so apps list by Query

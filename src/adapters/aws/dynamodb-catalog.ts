@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { boundLogLines } from '../../core/log-item.js';
+import { seenFrom, type TransferMirror } from '../../core/mirror.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -200,6 +201,23 @@ export class DynamoDbCatalog implements Catalog {
     }
   }
 
+  async createMirror(m: TransferMirror): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          // No gsi1 attributes: a mirror is never in the active index (the watchdog watches the copy itself).
+          Item: { ...m, pk: appKey(m.app), sk: xferKey(m.num) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException)
+        throw new ConflictError(`Transfer ${m.id} already exists`);
+      throw e;
+    }
+  }
+
   async getTransfer(app: string, num: number, opts: { logs?: boolean } = {}): Promise<Transfer | undefined> {
     const [res, logs] = await Promise.all([
       this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: appKey(app), sk: xferKey(num) } })),
@@ -207,9 +225,20 @@ export class DynamoDbCatalog implements Catalog {
         ? this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: appKey(app), sk: xlogKey(num) } }))
         : undefined,
     ]);
+    if (res.Item?.mirrorOf) return this.resolveMirror(res.Item, opts);
     const t = strip<Transfer>(res.Item);
     if (!t) return undefined;
     return opts.logs ? { ...t, logs: (logs?.Item?.logs as LogLine[] | undefined) ?? [] } : t;
+  }
+
+  /** A mirror item as its primary seen from the mirror's app; undefined once the primary is gone. */
+  private async resolveMirror(
+    item: Record<string, unknown>,
+    opts: { logs?: boolean } = {},
+  ): Promise<Transfer | undefined> {
+    const mirror = strip<TransferMirror>(item) as TransferMirror;
+    const primary = await this.getTransfer(mirror.mirrorOf.app, mirror.mirrorOf.num, opts);
+    return primary && seenFrom(mirror, primary);
   }
 
   async listTransfers(app: string, opts: ListTransfersOptions = {}): Promise<TransferPage> {
@@ -235,7 +264,12 @@ export class DynamoDbCatalog implements Catalog {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of res.Items ?? []) transfers.push(strip<Transfer>(item) as Transfer);
+      const items = await Promise.all(
+        (res.Items ?? []).map((item) =>
+          item.mirrorOf ? this.resolveMirror(item) : (strip<Transfer>(item) as Transfer),
+        ),
+      );
+      for (const t of items) if (t) transfers.push(t);
       start = res.LastEvaluatedKey;
     } while (start && transfers.length < limit);
     return { transfers, cursor: encodeCursor(start) };
@@ -258,7 +292,8 @@ export class DynamoDbCatalog implements Catalog {
       sets.push(`#f${i} = :v${i}`);
     });
     if (patch.status && !ACTIVE_STATUSES.includes(patch.status)) removes.push('gsi1pk', 'gsi1sk');
-    const conditions = ['attribute_exists(pk)'];
+    // Never a mirror: a copy's state is written on the copy only (src/core/mirror.ts).
+    const conditions = ['attribute_exists(pk)', 'attribute_not_exists(mirrorOf)'];
     if (expectStatus?.length) {
       names['#status'] = 'status';
       conditions.push(`#status IN (${expectStatus.map((_, i) => `:s${i}`).join(', ')})`);
@@ -298,7 +333,8 @@ export class DynamoDbCatalog implements Catalog {
           TableName: this.table,
           Key: { pk: appKey(app), sk: xferKey(num) },
           UpdateExpression: 'SET finishHandledAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(finishHandledAt)',
+          ConditionExpression:
+            'attribute_exists(pk) AND attribute_not_exists(finishHandledAt) AND attribute_not_exists(mirrorOf)',
           ExpressionAttributeValues: { ':now': new Date().toISOString() },
         }),
       );

@@ -34,6 +34,9 @@ export function renderInfo(t: TransferJson, viewerApp: string, withLogs: boolean
   else if (t.kind === 'restore')
     pairs.push(['Database', db(t.database)], ['Backup', describeSource(t, viewerApp)]);
   else pairs.push(['From', describeSource(t, viewerApp)], ['To', describeTarget(t, viewerApp)]);
+  // A copy touching two apps is listed on both, each under its own id: say where else it is.
+  if (t.mirrorOf) pairs.push(['Started on', `${t.mirrorOf.app} (as ${t.mirrorOf.id})`]);
+  for (const m of t.mirrors ?? []) pairs.push(['Also listed on', `${m.app} (as ${m.id})`]);
   if (t.startedAt) pairs.push(['Started at', formatTime(t.startedAt)]);
   if (t.finishedAt) pairs.push(['Finished at', formatTime(t.finishedAt)]);
   pairs.push(['Status', infoStatus(t)]);

@@ -1,5 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { UnprocessableError, ValidationError } from '../errors.js';
+import { mirrorSides, type TransferRef } from '../mirror.js';
 import { parseAppName, splitAppQualified } from '../names.js';
 import { type Transfer, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
@@ -9,7 +10,8 @@ import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
 /**
  * Copies one database into another directly (`pg_dump` → atomic restore, no object in between). Either side may
  * be `other-app::NAME`; the transfer belongs to the app in the request, and access to the other app is checked
- * by the caller (the API) before this runs.
+ * by the caller (the API) before this runs. The other app lists the copy too, through a mirror (src/core/mirror.ts)
+ * created with it by launchTransfer.
  */
 export async function copyDatabase(
   deps: CoreDeps,
@@ -31,6 +33,14 @@ export async function copyDatabase(
     );
   }
   const num = await deps.catalog.nextTransferNum(app);
+  const from = { type: 'database' as const, app: source.app, database: source.name };
+  const to = { type: 'database' as const, app: target.app, database: target.name };
+  // Every other app whose database the copy reads or overwrites lists it too, numbered in its own sequence.
+  const mirrors: TransferRef[] = [];
+  for (const side of mirrorSides({ app, kind: 'copy', source: from, target: to })) {
+    const mirrorNum = await deps.catalog.nextTransferNum(side.app);
+    mirrors.push({ app: side.app, num: mirrorNum, id: transferName('copy', 'manual', mirrorNum) });
+  }
   const copy: Transfer = {
     app,
     num,
@@ -39,9 +49,10 @@ export async function copyDatabase(
     type: 'manual',
     status: 'pending',
     database: target.name,
-    source: { type: 'database', app: source.app, database: source.name },
-    target: { type: 'database', app: target.app, database: target.name },
+    source: from,
+    target: to,
     ...(keep.length > 0 ? { keepExtensions: keep } : {}),
+    ...(mirrors.length > 0 ? { mirrors } : {}),
     createdAt: deps.clock.now().toISOString(),
   };
   return launchOverwrite(deps, copy, target, safety);

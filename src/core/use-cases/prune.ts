@@ -52,10 +52,12 @@ export async function pruneApp(
   const app = parseAppName(appInput);
   const now = deps.clock.now();
   const settings = (await deps.catalog.getSettings(app)) ?? defaultSettings(app);
-  const [transfers, databases] = await Promise.all([
+  const [listed, databases] = await Promise.all([
     allTransfers(deps, app),
     deps.catalog.listDatabases(app, { includeRemoved: true }),
   ]);
+  // Mirrors of other apps' copies are neither counted nor deleted here: each goes with its copy (below).
+  const transfers = listed.filter((t) => !t.mirrorOf);
   const plan = planRetention({ transfers, databases, limits: effectiveLimits(settings), now });
   const log = deps.log.child({ app });
 
@@ -75,6 +77,8 @@ export async function pruneApp(
     if (!opts.dryRun) {
       try {
         if (t.kind === 'backup' && t.target.type === 'blob') await deps.blobs.delete(t.target.key);
+        // Mirrors first, so a failure half-way leaves the copy, which names them, to retry with.
+        for (const m of t.mirrors ?? []) await deps.catalog.deleteTransfer(m.app, m.num);
         await deps.catalog.deleteTransfer(app, t.num);
         log.info('transfer pruned', { transfer: t.id, database: t.database, reason });
       } catch (e) {

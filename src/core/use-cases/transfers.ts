@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { ConflictError, NotFoundError, UnprocessableError, ValidationError } from '../errors.js';
 import { errorMessage } from '../logger.js';
+import { mirrorSides, type TransferMirror, type TransferRef } from '../mirror.js';
 import { parseAppName } from '../names.js';
 import type { TransferPage } from '../ports.js';
 import {
@@ -12,12 +13,31 @@ import {
 } from '../transfer.js';
 import { afterTransferFinished } from './after-transfer.js';
 
+/** The mirror record `ref` of the copy `t` (src/core/mirror.ts). */
+function mirrorOf(t: Transfer, ref: TransferRef): TransferMirror {
+  const side = mirrorSides(t).find((s) => s.app === ref.app);
+  return {
+    ...ref,
+    kind: t.kind,
+    database: side?.database ?? t.database,
+    mirrorOf: { app: t.app, num: t.num, id: t.id },
+  };
+}
+
 /** Creates a pending transfer and starts its worker; a worker that cannot start fails the transfer at once. */
 export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Transfer> {
   await deps.catalog.createTransfer(t);
   const log = deps.log.child({ app: t.app, transfer: t.id });
   log.info('transfer created', { kind: t.kind, type: t.type, database: t.database });
+  let step = 'start the worker';
   try {
+    // The other apps a copy touches list it from the start; each mirror is written after the copy it reads.
+    for (const m of t.mirrors ?? []) {
+      step = `list ${t.id} on ${m.app}`;
+      await deps.catalog.createMirror(mirrorOf(t, m));
+      log.info('transfer mirrored', { mirrorApp: m.app, mirror: m.id });
+    }
+    step = 'start the worker';
     const scratchBytes = scratchBytesOf(t);
     const { taskRef } = await deps.runner.start({
       app: t.app,
@@ -29,14 +49,14 @@ export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Trans
     const updated = await deps.catalog.updateTransfer(t.app, t.num, { taskRef }, ['pending', 'running']);
     return updated ?? (await deps.catalog.getTransfer(t.app, t.num)) ?? t;
   } catch (e) {
-    log.error('worker failed to start', { error: errorMessage(e) });
+    log.error('transfer failed to start', { step, error: errorMessage(e) });
     const failed = await deps.catalog.updateTransfer(
       t.app,
       t.num,
       {
         status: 'failed',
         finishedAt: deps.clock.now().toISOString(),
-        error: `Could not start the worker: ${errorMessage(e)}`,
+        error: `Could not ${step}: ${errorMessage(e)}`,
       },
       ['pending'],
     );
@@ -109,31 +129,45 @@ export async function findNewestTransfer(
 /**
  * Cancels a transfer. A pending one is cancelled at once; a running one is asked to stop, and its worker
  * records `cancelled` once the child processes are stopped and nothing is left behind.
+ *
+ * A mirror (another app's copy that reads or overwrites this app's database) cancels the copy itself: the owner
+ * of either database may stop it — a copy holds locks on the source and replaces the target atomically, so
+ * stopping it leaves both as they were. The answer is the copy seen from this app.
  */
 export async function cancelTransfer(deps: CoreDeps, input: { app: string; id: string }): Promise<Transfer> {
   const app = parseAppName(input.app);
-  const t = await requireTransfer(deps, app, input.id);
-  if (isTerminal(t.status)) {
-    throw new ConflictError(`Transfer ${t.id} cannot be cancelled: it has already finished (${t.status})`);
+  const seen = await requireTransfer(deps, app, input.id);
+  if (isTerminal(seen.status)) {
+    throw new ConflictError(
+      `Transfer ${seen.id} cannot be cancelled: it has already finished (${seen.status})`,
+    );
   }
+  const owner = seen.mirrorOf ?? seen;
   const now = deps.clock.now().toISOString();
   const cancelled = await deps.catalog.updateTransfer(
-    app,
-    t.num,
+    owner.app,
+    owner.num,
     { status: 'cancelled', finishedAt: now, cancelRequested: true },
     ['pending'],
   );
   const result =
-    cancelled ?? (await deps.catalog.updateTransfer(app, t.num, { cancelRequested: true }, ['running']));
+    cancelled ??
+    (await deps.catalog.updateTransfer(owner.app, owner.num, { cancelRequested: true }, ['running']));
   if (!result) {
     const latest = await requireTransfer(deps, app, input.id);
     throw new ConflictError(
-      `Transfer ${t.id} cannot be cancelled: it has already finished (${latest.status})`,
+      `Transfer ${seen.id} cannot be cancelled: it has already finished (${latest.status})`,
     );
   }
-  if (result.taskRef) await deps.runner.stop(result.taskRef, `Cancelled by user (${t.id})`);
-  deps.log.info('transfer cancel requested', { app, transfer: t.id, was: t.status });
-  return result;
+  const via = seen.mirrorOf ? `, from ${app}::${seen.id}` : '';
+  if (result.taskRef) await deps.runner.stop(result.taskRef, `Cancelled by user (${owner.id}${via})`);
+  deps.log.info('transfer cancel requested', {
+    app: owner.app,
+    transfer: owner.id,
+    was: seen.status,
+    ...(seen.mirrorOf ? { via: `${app}::${seen.id}` } : {}),
+  });
+  return seen.mirrorOf ? ((await deps.catalog.getTransfer(app, seen.num)) ?? seen) : result;
 }
 
 export const DEFAULT_URL_EXPIRY_SECONDS = 3600;

@@ -15,6 +15,7 @@ import { localAccess } from '../../../src/api/app-access.js';
 import type { ApiRequest } from '../../../src/api/http.js';
 import { createRouter } from '../../../src/api/router.js';
 import { silentLogger } from '../../../src/core/logger.js';
+import { attachDatabase } from '../../../src/core/use-cases/databases.js';
 import { fakeDeps } from '../../fakes/index.js';
 
 const iam = mockClient(IAMClient);
@@ -169,6 +170,8 @@ describe('router cross-app checks', () => {
     });
     expect(copy.status).toBe(403);
     expect(deps.runner.started).toEqual([]);
+    // Nothing is recorded on the app that was refused: no copy there, and no mirror of one.
+    expect(deps.catalog.mirrors.size).toBe(0);
     // The old presigned-proof header proves nothing now.
     const proof = await route({
       ...request(USER_ARN),
@@ -178,6 +181,29 @@ describe('router cross-app checks', () => {
       body: body({ backup: 'other-app::b001' }),
     });
     expect(proof.status).toBe(403);
+  });
+
+  it('lists a copy into another app there once IAM allowed it, without asking IAM again to read it there', async () => {
+    iam.on(SimulatePrincipalPolicyCommand).resolves(decide('allowed'));
+    const deps = fakeDeps();
+    await attachDatabase(deps, { app: 'example-app', name: 'DATABASE', url: 'postgres://u:p@main/db' });
+    await attachDatabase(deps, { app: 'other-app', name: 'DATABASE', url: 'postgres://u:p@other/db' });
+    const route = createRouter(deps, { access: verifier, checkRestoreUrl: async () => {} });
+    const copy = await route({
+      ...request(USER_ARN),
+      path: '/v1/apps/example-app/copies',
+      body: body({ from: 'DATABASE', to: 'other-app::DATABASE' }),
+    });
+    expect(copy.status).toBe(202);
+    expect(iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(1);
+    // API Gateway's IAM authorizer vouches for other-app's own path; the API asks nothing more.
+    const list = await route({ ...request(USER_ARN), method: 'GET', path: '/v1/apps/other-app/transfers' });
+    expect(JSON.parse(list.body).transfers[1]).toMatchObject({
+      id: 'c001',
+      kind: 'copy',
+      mirrorOf: { app: 'example-app', id: 'c001' },
+    });
+    expect(iam.commandCalls(SimulatePrincipalPolicyCommand)).toHaveLength(1);
   });
 
   it('does not ask IAM when only the own app is named', async () => {

@@ -240,6 +240,52 @@ describe('pgbackups info', () => {
     expect((await run(api, ['info', 'b007'])).stdout).toContain('Type:             Safety\n');
   });
 
+  it('shows a cross-app copy from each side: where it was started, and where else it is listed', async () => {
+    const copy = {
+      kind: 'copy' as const,
+      source: { type: 'database' as const, app: 'src-app', database: 'DATABASE' },
+      target: { type: 'database' as const, app: APP, database: 'STAGING' },
+      processedBytes: 2048,
+      backupBytes: null,
+    };
+    // On the target app: its own id c012 for the copy src-app started as c004.
+    const mirror = transfer({
+      ...copy,
+      id: 'c012',
+      num: 12,
+      database: 'STAGING',
+      mirrorOf: { app: 'src-app', id: 'c004' },
+    });
+    const api = new FakeApi().on('GET', `${T}/c012`, { status: 200, body: mirror });
+    expect((await run(api, ['info', 'c012'])).stdout).toBe(
+      [
+        '=== Copy c012',
+        'From:             ⛁ src-app::DATABASE',
+        'To:               ⛁ STAGING',
+        'Started on:       src-app (as c004)',
+        'Started at:       2016-10-05 00:42:55 +0000',
+        'Finished at:      2016-10-08 00:43:00 +0000',
+        'Status:           Completed',
+        'Type:             Manual',
+        'Original DB Size: 976.56KB',
+        'Processed:        2.00KB',
+        '',
+      ].join('\n'),
+    );
+    // On the source app, where it was started: the id the target app lists it under.
+    const primary = transfer({
+      ...copy,
+      id: 'c004',
+      num: 4,
+      app: 'src-app',
+      mirrors: [{ app: APP, id: 'c012' }],
+    });
+    const src = new FakeApi().on('GET', '/v1/apps/src-app/transfers/c004', { status: 200, body: primary });
+    expect((await run(src, ['info', 'c004', '-a', 'src-app'])).stdout).toContain(
+      'From:             ⛁ DATABASE\nTo:               ⛁ example-app::STAGING\nAlso listed on:   example-app (as c012)\n',
+    );
+  });
+
   it('prints the API error and exits 1 for an unknown id', async () => {
     const api = new FakeApi().on('GET', `${T}/:id`, {
       status: 404,
