@@ -1,7 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../lib/constructs/api.js';
-import { AWS_FUNCTION_ENV_NAMES, buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { AWS_FUNCTION_ENV_NAMES } from '../../src/config/function-env.js';
 import { BUCKET_LIFECYCLE, MAX_TRANSFER_DAYS } from '../../src/core/retention.js';
 import { buildTestStack } from './stack-fixture.js';
 
