@@ -5,14 +5,23 @@ import { parseCidrList } from '../adapters/net/url-guard.js';
 /**
  * One line naming every problem of a parse, in the words an operator acts on: a variable (or context key) that is
  * absent is "not set", one that is present says what is wrong with it. Shared by every entrypoint's environment
- * and by the CDK context (lib/context.ts), so the messages read the same everywhere.
+ * and by the CDK context (lib/context.ts), so the messages read the same everywhere. Environment values are never
+ * repeated (one may hold a password); `style: 'context'` reads `key must be …, got <value>` for CDK context,
+ * whose values are resource ids and sizes.
  */
-export function describeIssues(error: z.ZodError, given: Readonly<Record<string, unknown>>): string {
+export function describeIssues(
+  error: z.ZodError,
+  given: Readonly<Record<string, unknown>>,
+  style: 'env' | 'context' = 'env',
+): string {
   return error.issues
     .map((i) => {
       const key = String(i.path[0] ?? '');
       if (key === '') return i.message;
-      return given[key] === undefined ? `${key} is not set` : `${i.path.map(String).join('.')}: ${i.message}`;
+      if (given[key] === undefined) return `${key} is not set`;
+      return style === 'context'
+        ? `${key} ${i.message}, got ${JSON.stringify(given[key])}`
+        : `${i.path.map(String).join('.')}: ${i.message}`;
     })
     .join('; ');
 }

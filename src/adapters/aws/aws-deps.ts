@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
-import { parseAwsFunctionEnv } from '../../config/function-env.js';
+import { type AwsFunctionEnv, parseAwsFunctionEnv } from '../../config/function-env.js';
 import type { CoreDeps } from '../../core/deps.js';
 import { jsonLogger } from '../../core/logger.js';
 import { systemClock } from '../../core/ports.js';
@@ -22,7 +22,11 @@ import { SecretsManagerSecrets } from './secrets-manager-secrets.js';
  * (DESIGN §1). Call it at module scope.
  */
 export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
-  const cfg = parseAwsFunctionEnv(env);
+  return awsDepsFrom(parseAwsFunctionEnv(env));
+}
+
+/** {@link buildAwsDeps} from an environment already parsed (a handler that needs more of it parses it once). */
+export function awsDepsFrom(cfg: AwsFunctionEnv): CoreDeps {
   const region = cfg.AWS_REGION;
   return {
     catalog: DynamoDbCatalog.fromClient(new DynamoDBClient({ region }), cfg.PGBACKUPS_TABLE),
