@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { boundLogLines } from '../../core/log-item.js';
+import { collectPages, paginate } from '../../core/paginate.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -217,7 +218,7 @@ export class DynamoDbCatalog implements Catalog {
     const transfers: Transfer[] = [];
     let start = decodeCursor(opts.cursor, app);
     // A kind filter is applied after DynamoDB's Limit, so keep reading until the page is full or the app ends.
-    do {
+    const pages = paginate(async (from: Record<string, unknown> | undefined) => {
       const res = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
@@ -232,12 +233,16 @@ export class DynamoDbCatalog implements Catalog {
             : {}),
           ScanIndexForward: false,
           Limit: limit - transfers.length,
-          ExclusiveStartKey: start,
+          ExclusiveStartKey: from,
         }),
       );
-      for (const item of res.Items ?? []) transfers.push(strip<Transfer>(item) as Transfer);
-      start = res.LastEvaluatedKey;
-    } while (start && transfers.length < limit);
+      return { items: res.Items ?? [], next: res.LastEvaluatedKey };
+    }, start);
+    for await (const page of pages) {
+      for (const item of page.items) transfers.push(strip<Transfer>(item) as Transfer);
+      start = page.next ?? undefined;
+      if (transfers.length >= limit) break;
+    }
     return { transfers, cursor: encodeCursor(start) };
   }
 
@@ -386,14 +391,12 @@ export class DynamoDbCatalog implements Catalog {
   }
 
   private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...(res.Items ?? []));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return collectPages(
+      paginate(async (start: Record<string, unknown> | undefined) => {
+        const res = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+        return { items: res.Items ?? [], next: res.LastEvaluatedKey };
+      }),
+    );
   }
 }
 
