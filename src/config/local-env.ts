@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ENV } from './env-names.js';
-import { booleanFlag, cidrList, parseEnv, splitCommas } from './parse-env.js';
+import { booleanFlag, cidrList, optionalText, parseEnv, splitCommas } from './parse-env.js';
 
 /** `npm run local` (src/local/main.ts): its configuration, from the environment. */
 export const localEnvSchema = z.object({
@@ -16,9 +16,9 @@ export const localEnvSchema = z.object({
   [ENV.ALLOWED_HOSTS]: z.string().optional().transform(splitCommas),
   [ENV.ALLOWED_ORIGINS]: z.string().optional().transform(splitCommas),
   /** Alerts also go to this URL as a signed POST (src/adapters/local/webhook-notifier.ts). */
-  [ENV.WEBHOOK_URL]: z.string().min(1).optional(),
+  [ENV.WEBHOOK_URL]: optionalText,
   /** The HMAC key of those POSTs; unset, they go unsigned (with a warning). */
-  [ENV.WEBHOOK_SECRET]: z.string().min(1).optional(),
+  [ENV.WEBHOOK_SECRET]: optionalText,
 });
 
 export type LocalEnv = z.infer<typeof localEnvSchema>;

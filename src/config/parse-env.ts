@@ -45,6 +45,12 @@ export function splitCommas(v: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** A string whose empty value (`NAME=`) means unset, as a shell user expects. */
+export const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => v || undefined);
+
 /** `true` or `false`, as a boolean. */
 export const booleanFlag = z.enum(['true', 'false']).transform((v) => v === 'true');
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import * as z from 'zod';
 import type { DatabaseHostPolicy } from '../adapters/net/url-guard.js';
 import { ENV } from './env-names.js';
-import { booleanFlag, cidrList, parseEnv } from './parse-env.js';
+import { booleanFlag, cidrList, optionalText, parseEnv } from './parse-env.js';
 
 /**
  * The worker's environment, parsed once at startup. Per task: which transfer. Per deployment: where the catalog
@@ -30,7 +30,7 @@ export const workerEnvSchema = z.object({
   /** Loopback and unix-socket database hosts: only the local stack sets this. */
   [ENV.DB_ALLOW_LOOPBACK]: booleanFlag.default(false),
   /** Where a restore keeps the archive's head (src/worker/restore-plan.ts); unset: the OS temp dir. */
-  [ENV.TMPDIR]: z.string().min(1).optional(),
+  [ENV.TMPDIR]: optionalText,
   AWS_REGION: z.string().min(1).default('us-east-1'),
 });
 

@@ -105,3 +105,18 @@ describe('one error formatter for every entrypoint', () => {
     });
   });
 });
+
+describe('empty values', () => {
+  it('mean unset for the webhook and the restore temp dir, as before they were parsed', () => {
+    const local = parseLocalEnv({ [ENV.WEBHOOK_URL]: '', [ENV.WEBHOOK_SECRET]: '' });
+    expect([local.PGBACKUPS_WEBHOOK_URL, local.PGBACKUPS_WEBHOOK_SECRET]).toEqual([undefined, undefined]);
+    const worker = parseWorkerEnv({
+      [ENV.APP]: 'a',
+      [ENV.TRANSFER_NUM]: '1',
+      [ENV.TABLE]: 't',
+      [ENV.BUCKET]: 'b',
+      [ENV.TMPDIR]: '',
+    });
+    expect(worker.PGBACKUPS_TMPDIR).toBeUndefined();
+  });
+});
