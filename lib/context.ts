@@ -1,60 +1,59 @@
 import type { Node } from 'constructs';
+import * as z from 'zod';
+import { describeIssues } from '../src/config/parse-env.js';
+
+// Absent, null and '' (`-c key=`) all mean "not given".
+const given = (v: unknown) => (v === null || v === '' ? undefined : v);
+
+const str = z.preprocess(given, z.string({ error: 'must be a string' }).optional());
+
+/** A list given as a JSON array (cdk.json) or a comma-separated string (`-c key=a,b`). */
+const list = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',') : given(v)),
+  z
+    .array(z.string({ error: 'must be a list of strings or a comma-separated string' }), {
+      error: 'must be a list of strings or a comma-separated string',
+    })
+    .transform((items) => items.map((i) => i.trim()).filter((i) => i.length > 0))
+    .optional(),
+);
+
+const bool = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : given(v)),
+  z.boolean({ error: 'must be true or false' }).optional(),
+);
+
+const positiveInt = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : given(v)),
+  z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .positive({ error: 'must be a positive integer' })
+    .optional(),
+);
 
 /**
  * Settings a deployer may pass as CDK context (`cdk deploy -c vpcId=vpc-123 -c subnetIds=subnet-a,subnet-b` or
  * `cdk.json`). Props given in code win over context. Nothing here triggers a lookup: ids are used as given.
  */
-export interface ContextSettings {
-  readonly vpcId?: string;
-  readonly subnetIds?: string[];
-  readonly securityGroupId?: string;
-  readonly assignPublicIp?: boolean;
-  readonly databaseSecurityGroupIds?: string[];
-  readonly alertEmail?: string;
-  readonly secretsPrefix?: string;
-  readonly workerCpu?: number;
-  readonly workerMemoryMiB?: number;
-  readonly workerEphemeralStorageGiB?: number;
-  readonly catalogDeletionProtection?: boolean;
-  readonly databaseHostAllowlist?: string[];
-}
+const contextSchema = z.object({
+  vpcId: str,
+  subnetIds: list,
+  securityGroupId: str,
+  assignPublicIp: bool,
+  databaseSecurityGroupIds: list,
+  alertEmail: str,
+  secretsPrefix: str,
+  workerCpu: positiveInt,
+  workerMemoryMiB: positiveInt,
+  workerEphemeralStorageGiB: positiveInt,
+  catalogDeletionProtection: bool,
+  databaseHostAllowlist: list,
+});
 
-function str(node: Node, key: string): string | undefined {
-  const v: unknown = node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new Error(`Context ${key} must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
+export type ContextSettings = Readonly<z.output<typeof contextSchema>>;
 
-/** A list given as a JSON array (cdk.json) or a comma-separated string (`-c key=a,b`). */
-function list(node: Node, key: string): string[] | undefined {
-  const v: unknown = node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
-  if (!items?.every((i) => typeof i === 'string')) {
-    throw new Error(`Context ${key} must be a list of strings or a comma-separated string`);
-  }
-  return items.map((i: string) => i.trim()).filter((i) => i.length > 0);
-}
-
-function bool(node: Node, key: string): boolean | undefined {
-  const v: unknown = node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  throw new Error(`Context ${key} must be true or false, got ${JSON.stringify(v)}`);
-}
-
-function int(node: Node, key: string): number | undefined {
-  const v: unknown = node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : Number.NaN;
-  if (!Number.isInteger(n) || n <= 0)
-    throw new Error(`Context ${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-/** Reads and checks the context keys of {@link ContextSettings}. */
+/** Reads and checks the context keys of {@link ContextSettings}; one error names every bad key. */
 export function readContext(node: Node): ContextSettings {
   if (node.tryGetContext('scheduledExpirationDays') !== undefined) {
     throw new Error(
@@ -62,18 +61,14 @@ export function readContext(node: Node): ContextSettings {
         'delete a backup the catalog still lists); the daily prune applies retention. Remove the key (docs/deploy.md).',
     );
   }
-  return {
-    vpcId: str(node, 'vpcId'),
-    subnetIds: list(node, 'subnetIds'),
-    securityGroupId: str(node, 'securityGroupId'),
-    assignPublicIp: bool(node, 'assignPublicIp'),
-    databaseSecurityGroupIds: list(node, 'databaseSecurityGroupIds'),
-    alertEmail: str(node, 'alertEmail'),
-    secretsPrefix: str(node, 'secretsPrefix'),
-    workerCpu: int(node, 'workerCpu'),
-    workerMemoryMiB: int(node, 'workerMemoryMiB'),
-    workerEphemeralStorageGiB: int(node, 'workerEphemeralStorageGiB'),
-    catalogDeletionProtection: bool(node, 'catalogDeletionProtection'),
-    databaseHostAllowlist: list(node, 'databaseHostAllowlist'),
-  };
+  const raw: Record<string, unknown> = Object.fromEntries(
+    Object.keys(contextSchema.shape).map((key) => [key, node.tryGetContext(key)]),
+  );
+  const parsed = contextSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(
+      `Invalid CDK context (cdk.json or cdk deploy -c key=value): ${describeIssues(parsed.error, raw, 'context')}`,
+    );
+  }
+  return parsed.data;
 }

@@ -4,6 +4,8 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
+import { ENV } from '../src/config/env-names.js';
+import type { FunctionEnvironment } from '../src/config/function-env.js';
 import { Alerts } from './constructs/alerts.js';
 import { Api } from './constructs/api.js';
 import { bundledFunctions, type FunctionFactory } from './constructs/app-function.js';
@@ -138,9 +140,9 @@ export class PgBackupsStack extends Stack {
       // What containers/worker/main.ts reads (plus AWS_REGION); it finds each connection secret by the ARN stored
       // in the catalog, and RunTask adds PGBACKUPS_APP and PGBACKUPS_TRANSFER_NUM.
       environment: {
-        PGBACKUPS_TABLE: this.catalog.table.tableName,
-        PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
-        PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
+        [ENV.TABLE]: this.catalog.table.tableName,
+        [ENV.BUCKET]: this.backups.bucket.bucketName,
+        [ENV.DB_HOST_ALLOWLIST]: hostAllowlist,
       },
     });
 
@@ -148,22 +150,22 @@ export class PgBackupsStack extends Stack {
     // do with them is decided by its grants below. The schedule names are lazy because the scheduled-capture
     // function is itself created by Schedules; its ARN is formatted, not referenced, so its own environment can
     // contain it without a cycle.
-    const environment: Record<string, string> = {
-      PGBACKUPS_TABLE: this.catalog.table.tableName,
-      PGBACKUPS_BUCKET: this.backups.bucket.bucketName,
-      PGBACKUPS_CLUSTER: this.worker.cluster.clusterArn,
-      PGBACKUPS_TASK_DEFINITION: this.worker.taskDefinition.taskDefinitionArn,
-      PGBACKUPS_SUBNETS: Fn.join(',', this.network.subnetIds),
-      PGBACKUPS_SECURITY_GROUPS: this.network.securityGroup.securityGroupId,
-      PGBACKUPS_ASSIGN_PUBLIC_IP: String(this.network.assignPublicIp),
-      PGBACKUPS_SECRETS_PREFIX: this.secrets.prefix,
-      PGBACKUPS_SCHEDULE_GROUP: Lazy.string({ produce: () => this.schedules.group.scheduleGroupName }),
-      PGBACKUPS_SCHEDULER_ROLE_ARN: Lazy.string({ produce: () => this.schedules.schedulerRole.roleArn }),
-      PGBACKUPS_DEAD_LETTER_QUEUE_ARN: this.deadLetters.queue.queueArn,
-      PGBACKUPS_SCHEDULED_CAPTURE_ARN: scheduledCaptureFunctionArn(this),
-      PGBACKUPS_ALERTS_TOPIC_ARN: this.alerts.topic.topicArn,
-      PGBACKUPS_EVENT_BUS: 'default',
-      PGBACKUPS_DB_HOST_ALLOWLIST: hostAllowlist,
+    const environment: FunctionEnvironment = {
+      [ENV.TABLE]: this.catalog.table.tableName,
+      [ENV.BUCKET]: this.backups.bucket.bucketName,
+      [ENV.CLUSTER]: this.worker.cluster.clusterArn,
+      [ENV.TASK_DEFINITION]: this.worker.taskDefinition.taskDefinitionArn,
+      [ENV.SUBNETS]: Fn.join(',', this.network.subnetIds),
+      [ENV.SECURITY_GROUPS]: this.network.securityGroup.securityGroupId,
+      [ENV.ASSIGN_PUBLIC_IP]: String(this.network.assignPublicIp),
+      [ENV.SECRETS_PREFIX]: this.secrets.prefix,
+      [ENV.SCHEDULE_GROUP]: Lazy.string({ produce: () => this.schedules.group.scheduleGroupName }),
+      [ENV.SCHEDULER_ROLE_ARN]: Lazy.string({ produce: () => this.schedules.schedulerRole.roleArn }),
+      [ENV.DEAD_LETTER_QUEUE_ARN]: this.deadLetters.queue.queueArn,
+      [ENV.SCHEDULED_CAPTURE_ARN]: scheduledCaptureFunctionArn(this),
+      [ENV.ALERTS_TOPIC_ARN]: this.alerts.topic.topicArn,
+      [ENV.EVENT_BUS]: 'default',
+      [ENV.DB_HOST_ALLOWLIST]: hostAllowlist,
     };
 
     this.api = new Api(this, 'Api', { functions, environment });

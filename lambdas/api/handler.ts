@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { awsDepsFrom } from '../../src/adapters/aws/aws-deps.js';
 import { iamAppAccess } from '../../src/adapters/aws/iam-app-access.js';
 import { assertPublicUrl } from '../../src/adapters/net/url-guard.js';
 import { createRouter } from '../../src/api/router.js';
+import { parseAwsFunctionEnv } from '../../src/config/function-env.js';
 
 // Built once per Lambda container; every invocation reuses the clients.
-const deps = buildAwsDeps();
+const config = parseAwsFunctionEnv(process.env);
+const deps = awsDepsFrom(config);
 const route = createRouter(deps, {
   // IAM is a global service: its client needs no particular region.
-  access: iamAppAccess({ client: new IAMClient({ region: process.env.AWS_REGION }), log: deps.log }),
+  access: iamAppAccess({ client: new IAMClient({ region: config.AWS_REGION }), log: deps.log }),
   checkRestoreUrl: (url) => assertPublicUrl(url),
 });
 
@@ -32,7 +34,7 @@ export async function handler(
     caller: iam?.userArn
       ? { arn: iam.userArn, accountId: iam.accountId, sourceIp: ctx.http.sourceIp }
       : undefined,
-    executeApiArn: `arn:${partition}:execute-api:${process.env.AWS_REGION}:${ctx.accountId}:${ctx.apiId}/${ctx.stage}`,
+    executeApiArn: `arn:${partition}:execute-api:${config.AWS_REGION}:${ctx.accountId}:${ctx.apiId}/${ctx.stage}`,
     requestId: ctx.requestId ?? randomUUID(),
   });
   return { statusCode: res.status, headers: res.headers, body: res.body };

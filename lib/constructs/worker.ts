@@ -5,10 +5,8 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { WORKER_CONTAINER } from '../../src/config/env-names.js';
 import { acknowledgeGuard, acknowledgeLogGroup, acknowledgeWildcardResource } from '../nag.js';
-
-/** Name of the worker container: RunTask overrides and the task-events handler find it by this name. */
-export const WORKER_CONTAINER_NAME = 'worker';
 
 /** Props of {@link Worker}. */
 export interface WorkerProps {
@@ -81,8 +79,8 @@ export class Worker extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     acknowledgeLogGroup(this.logGroup);
-    this.container = this.taskDefinition.addContainer(WORKER_CONTAINER_NAME, {
-      containerName: WORKER_CONTAINER_NAME,
+    this.container = this.taskDefinition.addContainer(WORKER_CONTAINER, {
+      containerName: WORKER_CONTAINER,
       image:
         props.image ??
         ecs.ContainerImage.fromAsset(props.repoRoot, {

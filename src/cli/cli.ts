@@ -2,6 +2,7 @@
  * The pgbackups command line: finds the command, parses its flags, builds the API client, runs it, and turns
  * errors into Heroku-style messages and exit codes. `main.ts` calls `runCli` with the real process.
  */
+import { ENV } from '../config/env-names.js';
 import { isPgBackupsError } from '../core/errors.js';
 import { parseAppName } from '../core/names.js';
 import { type FlagSpecs, parseArgs, suggest } from './args.js';
@@ -157,7 +158,7 @@ export function generalHelp(): string {
 
 /** Builds the client: SigV4 for an https AWS endpoint, plain fetch for the local stack. */
 export async function createClient(io: Io): Promise<ApiClient> {
-  const base = io.env.PGBACKUPS_API_URL?.trim();
+  const base = io.env[ENV.API_URL]?.trim();
   if (!base) {
     throw new UsageError(
       'Set PGBACKUPS_API_URL to your pgbackups API (for the local stack: export PGBACKUPS_API_URL=http://127.0.0.1:8787)',
@@ -208,7 +209,7 @@ function reportError(io: Io, e: unknown): number {
     return EXIT.usage;
   }
   io.stderr.write(` ›   Error: ${redactSecrets((e as Error)?.message ?? String(e))}\n`);
-  if (io.env.PGBACKUPS_DEBUG) io.stderr.write(`${redactSecrets((e as Error)?.stack ?? '')}\n`);
+  if (io.env[ENV.DEBUG]) io.stderr.write(`${redactSecrets((e as Error)?.stack ?? '')}\n`);
   return EXIT.error;
 }
 
@@ -265,7 +266,7 @@ export function resolveApp(
   env: Io['env'],
   command?: string,
 ): { app: string; appHint: string } {
-  const fromEnv = (env.PGBACKUPS_APP?.trim() || env.HEROKU_APP?.trim()) ?? '';
+  const fromEnv = (env[ENV.APP]?.trim() || env[ENV.HEROKU_APP]?.trim()) ?? '';
   const chosen = typeof flag === 'string' ? flag.trim() : fromEnv;
   if (!chosen) {
     throw new UsageError(

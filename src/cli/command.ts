@@ -1,5 +1,6 @@
 /** What a command is, and the context and helpers every command shares. */
 import { normaliseDatabaseName } from '../core/names.js';
+import { paginate } from '../core/paginate.js';
 import { parseTransferId } from '../core/transfer.js';
 import { type FlagSpecs, suggest } from './args.js';
 import { type ApiClient, appPath } from './client.js';
@@ -181,15 +182,10 @@ export async function requireKnownApp(ctx: Context): Promise<void> {
 /** Every transfer of the app, newest first, following the API's pages. */
 export async function listAllTransfers(ctx: Context, kind?: string, limit?: number): Promise<TransferJson[]> {
   const all: TransferJson[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.client.get<{ transfers: TransferJson[]; cursor?: string | null }>(
-      appPath(ctx.app, 'transfers'),
-      { kind, limit: 1000, cursor },
-    );
-    all.push(...page.transfers);
-    cursor = page.cursor ?? undefined;
-  } while (cursor && (limit === undefined || all.length < limit));
+  for await (const page of transferPages(ctx, kind, 1000)) {
+    all.push(...page.items);
+    if (limit !== undefined && all.length >= limit) break;
+  }
   return all;
 }
 
@@ -199,17 +195,22 @@ export async function findNewest(
   kind: string | undefined,
   pred: (t: TransferJson) => boolean,
 ): Promise<TransferJson | undefined> {
-  let cursor: string | undefined;
-  do {
+  for await (const page of transferPages(ctx, kind, 100)) {
+    const hit = page.items.find(pred);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** The app's transfers, newest first, one API page at a time. */
+function transferPages(ctx: Context, kind: string | undefined, limit: number) {
+  return paginate(async (cursor: string | undefined) => {
     const page = await ctx.client.get<{ transfers: TransferJson[]; cursor?: string | null }>(
       appPath(ctx.app, 'transfers'),
-      { kind, limit: 100, cursor },
+      { kind, limit, cursor },
     );
-    const hit = page.transfers.find(pred);
-    if (hit) return hit;
-    cursor = page.cursor ?? undefined;
-  } while (cursor);
-  return undefined;
+    return { items: page.transfers, next: page.cursor };
+  });
 }
 
 export async function getTransfer(ctx: Context, id: string, logs = false): Promise<TransferJson> {

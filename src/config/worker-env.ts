@@ -1,6 +1,9 @@
+import { tmpdir } from 'node:os';
 // A namespace import lets the worker bundle drop zod's locales (about 0.35 MB of its start-up).
 import * as z from 'zod';
-import { type DatabaseHostPolicy, parseCidrList } from '../adapters/net/url-guard.js';
+import type { DatabaseHostPolicy } from '../adapters/net/url-guard.js';
+import { ENV } from './env-names.js';
+import { booleanFlag, cidrList, optionalText, parseEnv } from './parse-env.js';
 
 /**
  * The worker's environment, parsed once at startup. Per task: which transfer. Per deployment: where the catalog
@@ -8,24 +11,26 @@ import { type DatabaseHostPolicy, parseCidrList } from '../adapters/net/url-guar
  * services (and Secrets Manager) are used.
  */
 export const workerEnvSchema = z.object({
-  PGBACKUPS_APP: z.string().min(1),
-  PGBACKUPS_TRANSFER_NUM: z.coerce.number().int().positive(),
-  PGBACKUPS_TABLE: z.string().min(1),
-  PGBACKUPS_BUCKET: z.string().min(1),
-  PGBACKUPS_DYNAMODB_ENDPOINT: z.url().optional(),
-  PGBACKUPS_S3_ENDPOINT: z.url().optional(),
-  PGBACKUPS_SECRETS_DIR: z.string().min(1).optional(),
-  PGBACKUPS_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).optional(),
-  PGBACKUPS_PART_SIZE_MB: z.coerce.number().int().min(5).max(5120).optional(),
+  [ENV.APP]: z.string().min(1),
+  [ENV.TRANSFER_NUM]: z.coerce.number().int().positive(),
+  [ENV.TABLE]: z.string().min(1),
+  [ENV.BUCKET]: z.string().min(1),
+  [ENV.DYNAMODB_ENDPOINT]: z.url().optional(),
+  [ENV.S3_ENDPOINT]: z.url().optional(),
+  [ENV.SECRETS_DIR]: z.string().min(1).optional(),
+  [ENV.PROGRESS_INTERVAL_MS]: z.coerce.number().int().min(50).max(60_000).optional(),
+  [ENV.PART_SIZE_MB]: z.coerce.number().int().min(5).max(5120).optional(),
   /**
    * `:`-separated directories of PostgreSQL clients (pg_dump, pg_restore, psql), one major each. Unset: every
    * /usr/lib/postgresql/<major>/bin (the image's 13–18), else the pg_dump on PATH (src/worker/pg-clients.ts).
    */
-  PGBACKUPS_PG_BINDIRS: z.string().min(1).optional(),
+  [ENV.PG_BINDIRS]: z.string().min(1).optional(),
   /** CIDRs inside which private database hosts may be reached (lib/context.ts: databaseHostAllowlist). */
-  PGBACKUPS_DB_HOST_ALLOWLIST: z.string().optional(),
+  [ENV.DB_HOST_ALLOWLIST]: cidrList(false),
   /** Loopback and unix-socket database hosts: only the local stack sets this. */
-  PGBACKUPS_DB_ALLOW_LOOPBACK: z.enum(['true', 'false']).default('false'),
+  [ENV.DB_ALLOW_LOOPBACK]: booleanFlag.default(false),
+  /** Where a restore keeps the archive's head (src/worker/restore-plan.ts); unset: the OS temp dir. */
+  [ENV.TMPDIR]: optionalText,
   AWS_REGION: z.string().min(1).default('us-east-1'),
 });
 
@@ -33,23 +38,19 @@ export type WorkerEnv = z.infer<typeof workerEnvSchema>;
 
 /** Parses the environment or throws one error naming every missing or bad variable. */
 export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
-  const parsed = workerEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`Invalid worker environment: ${problems}`);
-  }
-  try {
-    parseCidrList(parsed.data.PGBACKUPS_DB_HOST_ALLOWLIST);
-  } catch (e) {
-    throw new Error(`Invalid worker environment: PGBACKUPS_DB_HOST_ALLOWLIST: ${(e as Error).message}`);
-  }
-  return parsed.data;
+  return parseEnv(workerEnvSchema, env, 'worker environment');
 }
 
 /** The database-host policy the worker enforces at connect time. */
 export function workerHostPolicy(env: WorkerEnv): DatabaseHostPolicy {
-  return {
-    allowLoopback: env.PGBACKUPS_DB_ALLOW_LOOPBACK === 'true',
-    allowlist: parseCidrList(env.PGBACKUPS_DB_HOST_ALLOWLIST),
-  };
+  return { allowLoopback: env[ENV.DB_ALLOW_LOOPBACK], allowlist: env[ENV.DB_HOST_ALLOWLIST] };
+}
+
+/**
+ * The directory for a restore's temporary files: `$PGBACKUPS_TMPDIR`, else the OS temp dir (`$TMPDIR`). Read when
+ * a restore starts rather than from the parsed startup environment, so the worker's functions run the same when
+ * called in-process (tests) as in the worker; {@link workerEnvSchema} checks it at startup.
+ */
+export function workerTmpDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env[ENV.TMPDIR] || tmpdir();
 }

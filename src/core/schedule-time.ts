@@ -93,7 +93,10 @@ export function describeSchedule(s: ScheduleTime): string {
   return `daily at ${s.hour}:${String(s.minute).padStart(2, '0')} ${s.timezone}`;
 }
 
-/** The EventBridge Scheduler expression (to use with `ScheduleExpressionTimezone: timezone`). */
+/**
+ * The EventBridge Scheduler expression of a daily HH:MM, `cron(M H * * ? *)` (6 fields, year included), to use with
+ * `ScheduleExpressionTimezone: timezone` (src/adapters/aws/eventbridge-scheduler.ts).
+ */
 export function cronExpression(s: ScheduleTime): string {
   return `cron(${s.minute} ${s.hour} * * ? *)`;
 }

@@ -13,6 +13,7 @@ import { assertPublicUrl, type DatabaseHostPolicy, databaseHostGuard } from '../
 import { localAccess } from '../api/app-access.js';
 import { json } from '../api/http.js';
 import { createRouter } from '../api/router.js';
+import { ENV } from '../config/env-names.js';
 import type { CoreDeps } from '../core/deps.js';
 import { jsonLogger, type Logger } from '../core/logger.js';
 import type { Clock, Notifier } from '../core/ports.js';
@@ -190,14 +191,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     log,
     workerOutput: opts.workerOutput,
     env: {
-      PGBACKUPS_TABLE: LOCAL_TABLE,
-      PGBACKUPS_BUCKET: LOCAL_BUCKET,
-      PGBACKUPS_DYNAMODB_ENDPOINT: dynamoEndpoint,
-      PGBACKUPS_S3_ENDPOINT: s3Endpoint,
-      PGBACKUPS_SECRETS_DIR: secretsDir,
-      PGBACKUPS_PROGRESS_INTERVAL_MS: String(opts.progressIntervalMs ?? 3000),
-      PGBACKUPS_DB_ALLOW_LOOPBACK: String(hostPolicy.allowLoopback),
-      PGBACKUPS_DB_HOST_ALLOWLIST: hostPolicy.allowlist.join(','),
+      [ENV.TABLE]: LOCAL_TABLE,
+      [ENV.BUCKET]: LOCAL_BUCKET,
+      [ENV.DYNAMODB_ENDPOINT]: dynamoEndpoint,
+      [ENV.S3_ENDPOINT]: s3Endpoint,
+      [ENV.SECRETS_DIR]: secretsDir,
+      [ENV.PROGRESS_INTERVAL_MS]: String(opts.progressIntervalMs ?? 3000),
+      [ENV.DB_ALLOW_LOOPBACK]: String(hostPolicy.allowLoopback),
+      [ENV.DB_HOST_ALLOWLIST]: hostPolicy.allowlist.join(','),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',

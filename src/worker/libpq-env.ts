@@ -3,7 +3,12 @@
  * through its environment: never argv (visible in `ps` and /proc), never a log line or error message.
  */
 
-import { LIBPQ_URL_PARAMS as QUERY_PARAMS, refusedParameter } from '../core/connection-url.js';
+import {
+  ConnectionUrlError,
+  type ConnectionUrlProblem,
+  type PostgresUrl,
+  parsePostgresUrl,
+} from '../core/connection-url.js';
 import type { DatabaseHostGuard } from '../core/ports.js';
 
 /** Every child of the worker identifies itself in `pg_stat_activity` under this name. */
@@ -17,36 +22,38 @@ const DEFAULT_CONNECT_TIMEOUT = '30';
  * password.
  */
 export function libpqEnv(url: string): Record<string, string> {
-  let u: URL;
+  let u: PostgresUrl;
   try {
-    u = new URL(url);
-  } catch {
-    throw new Error('The database URL is not a valid postgres:// URL');
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new Error(`The database URL must start with postgres:// (got ${u.protocol}//)`);
+    u = parsePostgresUrl(url);
+  } catch (e) {
+    throw e instanceof ConnectionUrlError ? new Error(workerWording(e.problem)) : e;
   }
   const env: Record<string, string> = {};
-  // Non-special schemes keep the host percent-encoded (a unix socket directory is written %2Fvar%2Frun…).
-  const host = decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1');
-  if (host) env.PGHOST = host;
+  if (u.host) env.PGHOST = u.host;
   if (u.port) env.PGPORT = u.port;
-  if (u.username) env.PGUSER = decodeURIComponent(u.username);
-  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
-  const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (db) env.PGDATABASE = db;
-  for (const [name, value] of u.searchParams) {
-    const variable = QUERY_PARAMS[name];
-    if (variable === undefined)
-      throw new Error(`Unsupported parameter ${JSON.stringify(name)} in the database URL`);
-    // Attached before the API refused these, or written to the secret store by hand: refused here too.
-    const refused = refusedParameter(name, value);
-    if (refused) throw new Error(`The database URL is refused: ${refused}`);
-    if (variable) env[variable] = value;
-  }
+  if (u.user) env.PGUSER = u.user;
+  if (u.password) env.PGPASSWORD = u.password;
+  if (u.database) env.PGDATABASE = u.database;
+  for (const { variable, value } of u.params) if (variable) env[variable] = value;
   env.PGCONNECT_TIMEOUT ??= DEFAULT_CONNECT_TIMEOUT;
   env.PGAPPNAME = APPLICATION_NAME;
   return env;
+}
+
+/** The worker's words for a URL it cannot use (attached before the API refused it, or stored by hand). */
+function workerWording(p: ConnectionUrlProblem): string {
+  switch (p.kind) {
+    case 'unparseable':
+      return 'The database URL is not a valid postgres:// URL';
+    case 'scheme':
+      return `The database URL must start with postgres:// (got ${p.protocol}//)`;
+    case 'unsupported-parameter':
+      return `Unsupported parameter ${JSON.stringify(p.name)} in the database URL`;
+    case 'refused-parameter':
+      return `The database URL is refused: ${p.reason}`;
+    case 'malformed-escape':
+      return `The database URL's ${p.part} has a malformed %-escape`;
+  }
 }
 
 /**

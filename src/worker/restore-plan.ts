@@ -15,9 +15,9 @@
  */
 import { createReadStream, constants as fsConstants } from 'node:fs';
 import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { workerTmpDir } from '../config/worker-env.js';
 import { errorMessage } from '../core/logger.js';
 import type { Connection, PipelineContext } from './context.js';
 import { childEnv } from './libpq-env.js';
@@ -225,9 +225,9 @@ export async function readArchiveHead(
   };
 }
 
-/** Where the archive head is kept: `$PGBACKUPS_TMPDIR`, else the OS temp dir (`$TMPDIR`). */
-export function downloadDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PGBACKUPS_TMPDIR || tmpdir();
+/** Where the archive head is kept: `$PGBACKUPS_TMPDIR`, else the OS temp dir (src/config/worker-env.ts). */
+export function downloadDir(env?: Readonly<Record<string, string | undefined>>): string {
+  return workerTmpDir(env);
 }
 
 /** What the target's server and content say about the restore, read before anything is touched. */

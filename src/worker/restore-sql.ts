@@ -3,25 +3,9 @@
  * Heroku's "restore deletes all data" promises) and pre-install the requested extensions. Being in the same
  * transaction as the script, a failed or rolled-back restore also undoes the wipe.
  */
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/;
+import { parseExtensionTargets } from '../core/extensions.js';
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
-
-/**
- * Parses `--extensions` entries: `name` or `schema.name`. Strict on purpose — the names are spliced into SQL fed
- * to psql, where a stray backslash could start a meta-command.
- */
-export function parseExtensions(list: readonly string[] = []): { schema?: string; name: string }[] {
-  return list.map((entry) => {
-    const parts = entry.trim().split('.');
-    if (parts.length > 2 || parts.some((p) => !IDENT.test(p))) {
-      throw new Error(`Invalid extension ${JSON.stringify(entry).slice(0, 80)}: use name or schema.name`);
-    }
-    const [a, b] = parts as [string, string | undefined];
-    return b === undefined ? { name: a } : { schema: a, name: b };
-  });
-}
 
 /**
  * Whether an object belongs to an extension (pg_depend deptype 'e'): it goes, or stays, with its extension.
@@ -137,7 +121,7 @@ const WIPE_BODY = `
 
 const sqlLiteral = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** The wipe, keeping the extensions named in `keep` (already validated by {@link parseExtensions}). */
+/** The wipe, keeping the extensions named in `keep` (checked again by src/core/extensions.ts). */
 export function wipeSql(keep: readonly string[] = []): string {
   const kept = `ARRAY[${keep.map(sqlLiteral).join(', ')}]::name[]`;
   return `${MEMBER_FUNCTION}
@@ -163,8 +147,8 @@ export function restorePrelude(opts: {
   keep?: readonly string[];
   lockTimeout: string;
 }): string {
-  const keep = parseExtensions(opts.keep).map((e) => e.name);
-  const extensions = parseExtensions(opts.extensions).map(({ schema, name }) =>
+  const keep = parseExtensionTargets(opts.keep).map((e) => e.name);
+  const extensions = parseExtensionTargets(opts.extensions).map(({ schema, name }) =>
     schema
       ? `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)};\nCREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)} WITH SCHEMA ${quoteIdent(schema)};`
       : `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)};`,

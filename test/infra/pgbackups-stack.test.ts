@@ -1,7 +1,10 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../../lib/constructs/api.js';
-import { AWS_FUNCTION_ENV_NAMES, buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
+import { ENV, WORKER_CONTAINER } from '../../src/config/env-names.js';
+import { AWS_FUNCTION_ENV_NAMES } from '../../src/config/function-env.js';
+import { parseWorkerEnv, workerEnvSchema } from '../../src/config/worker-env.js';
 import { BUCKET_LIFECYCLE, MAX_TRANSFER_DAYS } from '../../src/core/retention.js';
 import { buildTestStack } from './stack-fixture.js';
 
@@ -282,6 +285,25 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
       );
       expect(() => buildAwsDeps({ ...resolved, AWS_REGION: 'eu-west-1' })).not.toThrow();
     }
+  });
+
+  it('gives the worker container what parseWorkerEnv reads, with the per-task names the runner adds', () => {
+    const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition')) as Resource[];
+    const [container] = taskDef!.Properties.ContainerDefinitions as {
+      Name: string;
+      Environment: { Name: string; Value: unknown }[];
+    }[];
+    expect(container!.Name).toBe(WORKER_CONTAINER);
+    const set = Object.fromEntries(
+      container!.Environment.map((e) => [
+        e.Name,
+        typeof e.Value === 'string' ? e.Value : e.Name === ENV.DB_HOST_ALLOWLIST ? '10.0.0.0/16' : 'resolved',
+      ]),
+    );
+    // Every name the stack sets is one the worker reads…
+    for (const name of Object.keys(set)) expect(Object.keys(workerEnvSchema.shape)).toContain(name);
+    // …and with RunTask's overrides (src/adapters/aws/ecs-task-runner.ts) the worker's environment is complete.
+    expect(() => parseWorkerEnv({ ...set, [ENV.APP]: 'app', [ENV.TRANSFER_NUM]: '7' })).not.toThrow();
   });
 
   it("allows private database hosts in the stack's own VPC by default, in the API and the worker alike", () => {

@@ -17,6 +17,7 @@ import {
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { boundLogLines } from '../../core/log-item.js';
 import { seenFrom, type TransferMirror } from '../../core/mirror.js';
+import { collectPages, paginate } from '../../core/paginate.js';
 import type {
   Catalog,
   DatabaseAttachment,
@@ -246,7 +247,7 @@ export class DynamoDbCatalog implements Catalog {
     const transfers: Transfer[] = [];
     let start = decodeCursor(opts.cursor, app);
     // A kind filter is applied after DynamoDB's Limit, so keep reading until the page is full or the app ends.
-    do {
+    const pages = paginate(async (from: Record<string, unknown> | undefined) => {
       const res = await this.doc.send(
         new QueryCommand({
           TableName: this.table,
@@ -261,17 +262,21 @@ export class DynamoDbCatalog implements Catalog {
             : {}),
           ScanIndexForward: false,
           Limit: limit - transfers.length,
-          ExclusiveStartKey: start,
+          ExclusiveStartKey: from,
         }),
       );
+      return { items: res.Items ?? [], next: res.LastEvaluatedKey };
+    }, start);
+    for await (const page of pages) {
       const items = await Promise.all(
-        (res.Items ?? []).map((item) =>
+        page.items.map((item) =>
           item.mirrorOf ? this.resolveMirror(item) : (strip<Transfer>(item) as Transfer),
         ),
       );
       for (const t of items) if (t) transfers.push(t);
-      start = res.LastEvaluatedKey;
-    } while (start && transfers.length < limit);
+      start = page.next ?? undefined;
+      if (transfers.length >= limit) break;
+    }
     return { transfers, cursor: encodeCursor(start) };
   }
 
@@ -422,14 +427,12 @@ export class DynamoDbCatalog implements Catalog {
   }
 
   private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const res = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...(res.Items ?? []));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return collectPages(
+      paginate(async (start: Record<string, unknown> | undefined) => {
+        const res = await this.doc.send(new QueryCommand({ ...input, ExclusiveStartKey: start }));
+        return { items: res.Items ?? [], next: res.LastEvaluatedKey };
+      }),
+    );
   }
 }
 

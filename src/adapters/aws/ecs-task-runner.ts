@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DescribeTasksCommand, type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
+import { ENV, WORKER_CONTAINER } from '../../config/env-names.js';
 import type { TaskRequest, TaskRunner } from '../../core/ports.js';
 
-/** Container name in the task definition (lib/constructs/worker.ts). */
-export const WORKER_CONTAINER = 'worker';
 /** `startedBy` of every worker task: visible in the console and filterable in ListTasks. */
 export const STARTED_BY = 'pgbackups';
 
@@ -70,8 +69,8 @@ export class EcsTaskRunner implements TaskRunner {
             {
               name: WORKER_CONTAINER,
               environment: [
-                { name: 'PGBACKUPS_APP', value: req.app },
-                { name: 'PGBACKUPS_TRANSFER_NUM', value: String(req.num) },
+                { name: ENV.APP, value: req.app },
+                { name: ENV.TRANSFER_NUM, value: String(req.num) },
               ],
             },
           ],
@@ -141,8 +140,8 @@ export function stoppedWorkerFromEvent(detail: unknown): StoppedWorker | undefin
   if (d.lastStatus !== 'STOPPED') return undefined;
   const env = d.overrides?.containerOverrides?.find((c) => c.name === WORKER_CONTAINER)?.environment ?? [];
   const value = (name: string) => env.find((e) => e.name === name)?.value;
-  const app = value('PGBACKUPS_APP');
-  const num = Number(value('PGBACKUPS_TRANSFER_NUM'));
+  const app = value(ENV.APP);
+  const num = Number(value(ENV.TRANSFER_NUM));
   if (!app || !Number.isInteger(num) || num <= 0) return undefined;
   const container = d.containers?.find((c) => c.name === WORKER_CONTAINER);
   const reason =

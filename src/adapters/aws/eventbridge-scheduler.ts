@@ -10,7 +10,7 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import type { Schedule, Scheduler } from '../../core/ports.js';
-import { SCHEDULE_WINDOW_MINUTES } from '../../core/schedule-time.js';
+import { cronExpression, SCHEDULE_WINDOW_MINUTES } from '../../core/schedule-time.js';
 
 export interface EventBridgeSchedulerOptions {
   readonly client: SchedulerClient;
@@ -38,11 +38,6 @@ export function scheduleName(app: string, database: string): string {
   return `${name.slice(0, MAX_NAME - hash.length - 1)}-${hash}`;
 }
 
-/** The EventBridge Scheduler expression of a daily HH:MM: `cron(M H * * ? *)` (6 fields, year included). */
-export function dailyCron(hour: number, minute: number): string {
-  return `cron(${minute} ${hour} * * ? *)`;
-}
-
 /**
  * One EventBridge Scheduler schedule per database, in the stack's group, at the database's HH:MM in its IANA time
  * zone. It invokes the scheduled-capture function with `{app, database}`.
@@ -55,7 +50,7 @@ export class EventBridgeSchedulerAdapter implements Scheduler {
       Name: scheduleName(s.app, s.database),
       GroupName: this.opts.groupName,
       Description: `pgbackups ${s.app} ${s.database} daily at ${pad(s.hour)}:${pad(s.minute)} ${s.timezone}`,
-      ScheduleExpression: dailyCron(s.hour, s.minute),
+      ScheduleExpression: cronExpression(s),
       ScheduleExpressionTimezone: s.timezone,
       // Spread over a window so many schedules at one time do not start their tasks in the same second; missed
       // runs (e.g. a spring-forward gap) are caught up by the watchdog.

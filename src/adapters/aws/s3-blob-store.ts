@@ -10,6 +10,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { collectPages, paginate } from '../../core/paginate.js';
 import type { BlobStore, UploadResult } from '../../core/ports.js';
 import { partSizer, uploadStream } from './multipart-upload.js';
 
@@ -90,16 +91,15 @@ export class S3BlobStore implements BlobStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
-    let token: string | undefined;
-    do {
-      const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
-      );
-      for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
-      token = res.IsTruncated ? res.NextContinuationToken : undefined;
-    } while (token);
-    return keys;
+    const objects = await collectPages(
+      paginate(async (token: string | undefined) => {
+        const res = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        return { items: res.Contents ?? [], next: res.IsTruncated ? res.NextContinuationToken : undefined };
+      }),
+    );
+    return objects.flatMap((o) => (o.Key ? [o.Key] : []));
   }
 }
 

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ensureWorkerBundle, WORKER_BUNDLE } from '../../../containers/worker/build.js';
+import { ENV } from '../../config/env-names.js';
+import { localWorkerInheritance } from '../../config/local-env.js';
 import type { Logger } from '../../core/logger.js';
 import type { TaskRequest, TaskRunner } from '../../core/ports.js';
 
@@ -11,12 +13,6 @@ import type { TaskRequest, TaskRunner } from '../../core/ports.js';
  */
 export const WORKER_ENTRY = WORKER_BUNDLE;
 export const WORKER_ARGS: readonly string[] = ['--enable-source-maps', WORKER_BUNDLE];
-
-/**
- * Variables passed from this process's environment to every worker when set: PGBACKUPS_PG_BINDIRS chooses the
- * PostgreSQL clients (src/config/worker-env.ts), as the image's environment does on ECS.
- */
-const PASSED_THROUGH = ['PGBACKUPS_PG_BINDIRS'] as const;
 
 export interface TaskExit {
   readonly app: string;
@@ -57,19 +53,14 @@ export class LocalProcessRunner implements TaskRunner {
       this.building = undefined;
     });
     await this.building;
-    const passed = Object.fromEntries(
-      PASSED_THROUGH.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])),
-    );
-    // Extra node flags for local workers only, e.g. `--cpu-prof --cpu-prof-dir=DIR` (not allowed in NODE_OPTIONS).
-    const nodeArgs = process.env.PGBACKUPS_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-    const child = spawn(process.execPath, [...nodeArgs, ...WORKER_ARGS], {
+    // PATH, HOME, PGBACKUPS_PG_BINDIRS and extra node flags come from this process (src/config/local-env.ts).
+    const inherited = localWorkerInheritance();
+    const child = spawn(process.execPath, [...inherited.nodeArgs, ...WORKER_ARGS], {
       env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        ...passed,
+        ...inherited.env,
         ...this.opts.env,
-        PGBACKUPS_APP: req.app,
-        PGBACKUPS_TRANSFER_NUM: String(req.num),
+        [ENV.APP]: req.app,
+        [ENV.TRANSFER_NUM]: String(req.num),
       },
       stdio: ['ignore', stdio, stdio],
       detached: true,

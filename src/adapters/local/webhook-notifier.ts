@@ -83,9 +83,9 @@ export function webhookNotifier(opts: WebhookNotifierOptions): Notifier {
  * The local stack's notifier: a log line for every alert, plus the webhook when PGBACKUPS_WEBHOOK_URL is set
  * (signed with PGBACKUPS_WEBHOOK_SECRET).
  */
-export function localNotifier(env: Record<string, string | undefined>, log: Logger): Notifier {
-  const url = env.PGBACKUPS_WEBHOOK_URL;
+export function localNotifier(opts: { url?: string; secret?: string }, log: Logger): Notifier {
+  const { url, secret } = opts;
   if (!url) return logNotifier(log);
-  const webhook = webhookNotifier({ url, secret: env.PGBACKUPS_WEBHOOK_SECRET, log });
+  const webhook = webhookNotifier({ url, secret, log });
   return multiNotifier([logNotifier(log), webhook], log);
 }

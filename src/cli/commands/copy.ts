@@ -1,3 +1,4 @@
+import { splitExtensionList } from '../../core/extensions.js';
 import { parseAppName } from '../../core/names.js';
 import { appPath } from '../client.js';
 import {
@@ -21,7 +22,6 @@ import {
 import { followToEnd, printFollowHints } from '../follow.js';
 import { app, db, isUrlLike } from '../format.js';
 import type { TransferJson } from '../types.js';
-import { parseExtensionList } from './restore.js';
 
 /** `NAME` or `other-app::NAME`, normalised as Heroku does (`HEROKU_POSTGRESQL_PINK_URL` → `PINK`). */
 export function parseDatabaseRef(
@@ -67,7 +67,7 @@ export const copy: Command = {
     const safety = ctx.flags['no-safety-backup'] !== true;
     const keep =
       typeof ctx.flags['keep-extensions'] === 'string'
-        ? parseExtensionList(ctx.flags['keep-extensions'])
+        ? splitExtensionList(ctx.flags['keep-extensions'])
         : [];
     await confirm(ctx, target.name, [
       `This command will remove all data from ${targetShown}.`,

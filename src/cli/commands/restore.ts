@@ -1,3 +1,4 @@
+import { splitExtensionList } from '../../core/extensions.js';
 import { parseAppName } from '../../core/names.js';
 import { parseWholeNumber } from '../args.js';
 import { appPath } from '../client.js';
@@ -54,15 +55,6 @@ export function parseBackupRef(input: string, currentApp: string): BackupRef {
   const id = at === -1 ? input : input.slice(at + 2);
   parseTransferIdArg(id, 'backup');
   return owner === currentApp ? { kind: 'id', id } : { kind: 'other-app', app: owner, id };
-}
-
-/** Splits Heroku's `--extensions 'a, b, schema.c'`: trimmed, lower-cased, sorted, without duplicates. */
-export function parseExtensionList(raw: string): string[] {
-  const names = raw
-    .split(',')
-    .map((e) => e.trim().toLowerCase())
-    .filter((e) => e !== '');
-  return [...new Set(names)].sort();
 }
 
 /** Resolves BACKUP to the value sent to the API and the words the prompt uses for it. */
@@ -179,14 +171,14 @@ export const restore: Command = {
       });
     }
     const extensions =
-      typeof ctx.flags.extensions === 'string' ? parseExtensionList(ctx.flags.extensions) : undefined;
+      typeof ctx.flags.extensions === 'string' ? splitExtensionList(ctx.flags.extensions) : undefined;
     const parallel =
       typeof ctx.flags.parallel === 'string' ? parseWholeNumber(ctx.flags.parallel, 'parallel', 1, 16) : 1;
     const safety = ctx.flags['no-safety-backup'] !== true;
     const database = databaseArg(ctx, ctx.args[1] ?? 'DATABASE');
     const keep =
       typeof ctx.flags['keep-extensions'] === 'string'
-        ? parseExtensionList(ctx.flags['keep-extensions'])
+        ? splitExtensionList(ctx.flags['keep-extensions'])
         : undefined;
     const backup = await resolveBackup(ctx, ctx.args[0], database);
     const target = await requireDatabase(ctx, database);

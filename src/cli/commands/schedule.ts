@@ -1,16 +1,10 @@
+import { describeSchedule } from '../../core/schedule-time.js';
 import { appPath } from '../client.js';
 import { action, type Command, cmd, databaseArg, err, printJson, requireKnownApp } from '../command.js';
 import { CliError, UsageError } from '../errors.js';
 import { jsonFlag } from '../flags.js';
 import { app, db } from '../format.js';
 import type { ScheduleJson } from '../types.js';
-
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** `daily at 2:00 America/Los_Angeles`: Heroku's wording, the hour not zero-padded. */
-export function describeSchedule(s: ScheduleJson): string {
-  return `daily at ${s.hour}:${pad(s.minute)} ${s.timezone}`;
-}
 
 export function renderSchedules(schedules: readonly ScheduleJson[]): string {
   return `=== Backup Schedules\n${schedules.map((s) => `${s.database}: ${describeSchedule(s)}`).join('\n')}\n`;

@@ -1,4 +1,4 @@
-import { connectionTarget, LIBPQ_URL_PARAMS, refusedParameter } from '../connection-url.js';
+import { ConnectionUrlError, type PostgresUrl, parsePostgresUrl } from '../connection-url.js';
 import type { CoreDeps } from '../deps.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { normaliseDatabaseName, parseAppName } from '../names.js';
@@ -43,52 +43,45 @@ export function parseConnectionUrl(url: unknown): ParsedUrl {
   const hint = 'use postgres://USER:PASSWORD@HOST:PORT/DATABASE';
   if (typeof url !== 'string' || url.length > 2048)
     throw new ValidationError(`Invalid connection URL: ${hint}`);
-  let u: URL;
+  let u: PostgresUrl;
   try {
-    u = new URL(url);
-  } catch {
-    throw new ValidationError(`Invalid connection URL: it could not be parsed; ${hint}`);
-  }
-  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
-    throw new ValidationError(
-      `Invalid connection URL: the scheme must be postgres:// or postgresql://; ${hint}`,
-    );
-  }
-  if (!u.hostname) throw new ValidationError(`Invalid connection URL: the host is missing; ${hint}`);
-  const decode = (part: string, what: string) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      throw new ValidationError(`Invalid connection URL: the ${what} has a malformed %-escape; ${hint}`);
+    u = parsePostgresUrl(url);
+  } catch (e) {
+    if (!(e instanceof ConnectionUrlError)) throw e;
+    const p = e.problem;
+    switch (p.kind) {
+      case 'unparseable':
+        throw new ValidationError(`Invalid connection URL: it could not be parsed; ${hint}`);
+      case 'scheme':
+        throw new ValidationError(
+          `Invalid connection URL: the scheme must be postgres:// or postgresql://; ${hint}`,
+        );
+      case 'unsupported-parameter': {
+        // Only a name that looks like a parameter is repeated: the URL is part of the body and may hold secrets.
+        const shown = /^[a-z_]{1,40}$/.test(p.name) ? ` "${p.name}"` : '';
+        throw new ValidationError(
+          `Invalid connection URL: unsupported parameter${shown}; use libpq parameters such as sslmode, connect_timeout or options`,
+        );
+      }
+      case 'refused-parameter':
+        throw new ValidationError(`Invalid connection URL: ${p.reason}`);
+      case 'malformed-escape':
+        throw new ValidationError(`Invalid connection URL: the ${p.part} has a malformed %-escape; ${hint}`);
     }
-  };
-  for (const [name, value] of u.searchParams) {
-    if (!Object.hasOwn(LIBPQ_URL_PARAMS, name)) {
-      // Only a name that looks like a parameter is repeated: the URL is part of the body and may hold secrets.
-      const shown = /^[a-z_]{1,40}$/.test(name) ? ` "${name}"` : '';
-      throw new ValidationError(
-        `Invalid connection URL: unsupported parameter${shown}; use libpq parameters such as sslmode, connect_timeout or options`,
-      );
-    }
-    const refused = refusedParameter(name, value);
-    if (refused) throw new ValidationError(`Invalid connection URL: ${refused}`);
   }
-  const database = decode(u.pathname.replace(/^\//, ''), 'database name');
-  if (!database) throw new ValidationError(`Invalid connection URL: the database name is missing; ${hint}`);
+  if (!u.host) throw new ValidationError(`Invalid connection URL: the host is missing; ${hint}`);
+  if (!u.database) throw new ValidationError(`Invalid connection URL: the database name is missing; ${hint}`);
   const port = u.port ? Number(u.port) : 5432;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ValidationError(`Invalid connection URL: the port must be 1–65535; ${hint}`);
   }
-  const user = decode(u.username, 'user');
-  decode(u.password, 'password');
-  if (!user) throw new ValidationError(`Invalid connection URL: the user is missing; ${hint}`);
-  const target = connectionTarget(u);
+  if (!u.user) throw new ValidationError(`Invalid connection URL: the user is missing; ${hint}`);
   return {
-    host: target.host ?? '',
-    ...(target.hostaddr === undefined ? {} : { hostaddr: target.hostaddr }),
+    host: u.target.host ?? '',
+    ...(u.target.hostaddr === undefined ? {} : { hostaddr: u.target.hostaddr }),
     port,
-    database,
-    user,
+    database: u.database,
+    user: u.user,
   };
 }
 

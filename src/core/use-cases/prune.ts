@@ -1,6 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { errorMessage } from '../logger.js';
 import { parseAppName } from '../names.js';
+import { collectPages, paginate } from '../paginate.js';
 import { DAY_MS, planRetention, REMOVED_DATABASE_GRACE_DAYS } from '../retention.js';
 import { defaultSettings, effectiveLimits } from '../settings.js';
 import type { Transfer, TransferKind, TransferStatus, TransferType } from '../transfer.js';
@@ -28,14 +29,12 @@ export interface PruneResult {
 }
 
 async function allTransfers(deps: CoreDeps, app: string): Promise<Transfer[]> {
-  const out: Transfer[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await deps.catalog.listTransfers(app, { limit: 500, cursor });
-    out.push(...page.transfers);
-    cursor = page.cursor;
-  } while (cursor);
-  return out;
+  return collectPages(
+    paginate(async (cursor: string | undefined) => {
+      const page = await deps.catalog.listTransfers(app, { limit: 500, cursor });
+      return { items: page.transfers, next: page.cursor };
+    }),
+  );
 }
 
 /**

@@ -1,31 +1,12 @@
 import type { CoreDeps } from '../deps.js';
 import { UnprocessableError, ValidationError } from '../errors.js';
+import { parseExtensions } from '../extensions.js';
 import { parseAppName, splitAppQualified } from '../names.js';
 import type { DatabaseAttachment } from '../ports.js';
 import { type Transfer, type TransferSource, transferName } from '../transfer.js';
 import { requireDatabase } from './databases.js';
 import { launchOverwrite, parseSafetyBackup } from './safety-backup.js';
 import { requireCompletedBackup, requireTransfer } from './transfers.js';
-
-// `schema.extension` or `extension`, as Heroku's --extensions takes them.
-const EXTENSION = /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_-]{0,62}$/;
-
-export function parseExtensions(input: unknown): string[] {
-  if (input === undefined) return [];
-  const list = typeof input === 'string' ? input.split(',') : input;
-  if (!Array.isArray(list) || list.length > 50) {
-    throw new ValidationError('Invalid extensions: give a list like ["public.hstore", "pgcrypto"]');
-  }
-  return list.map((e) => {
-    const name = typeof e === 'string' ? e.trim().toLowerCase() : '';
-    if (!EXTENSION.test(name)) {
-      throw new ValidationError(
-        `Invalid extension ${JSON.stringify(e)}: use NAME or SCHEMA.NAME with lower-case letters, digits and underscores`,
-      );
-    }
-    return name;
-  });
-}
 
 /**
  * Restores a completed backup into an attached database, atomically: the target's schemas are replaced by the

@@ -3,6 +3,7 @@ import { ConflictError, NotFoundError, UnprocessableError, ValidationError } fro
 import { errorMessage } from '../logger.js';
 import { mirrorSides, type TransferMirror, type TransferRef } from '../mirror.js';
 import { parseAppName } from '../names.js';
+import { paginate } from '../paginate.js';
 import type { TransferPage } from '../ports.js';
 import {
   isTerminal,
@@ -116,13 +117,14 @@ export async function findNewestTransfer(
   kind: TransferKind,
   pred: (t: Transfer) => boolean,
 ): Promise<Transfer | undefined> {
-  let cursor: string | undefined;
-  do {
+  const pages = paginate(async (cursor: string | undefined) => {
     const page = await deps.catalog.listTransfers(app, { kind, limit: 100, cursor });
-    const hit = page.transfers.find(pred);
+    return { items: page.transfers, next: page.cursor };
+  });
+  for await (const page of pages) {
+    const hit = page.items.find(pred);
     if (hit) return hit;
-    cursor = page.cursor;
-  } while (cursor);
+  }
   return undefined;
 }
 

@@ -8,6 +8,7 @@
 import type { CoreDeps } from '../deps.js';
 import { errorMessage } from '../logger.js';
 import { METRIC_SCHEDULES_MISSED, metricFields } from '../metrics.js';
+import { paginate } from '../paginate.js';
 import type { Schedule } from '../ports.js';
 import { DAY_MS, MAX_TRANSFER_DAYS } from '../retention.js';
 import { describeSchedule, nextRunAt, previousRunAt, SCHEDULE_WINDOW_MINUTES } from '../schedule-time.js';
@@ -108,13 +109,16 @@ async function failStuckTransfers(deps: CoreDeps): Promise<WatchdogResult['stuck
 /** Backups of an app created since `since`, newest first. */
 async function recentBackups(deps: CoreDeps, app: string, since: number): Promise<Transfer[]> {
   const out: Transfer[] = [];
-  let cursor: string | undefined;
-  do {
+  const pages = paginate(async (cursor: string | undefined) => {
     const page = await deps.catalog.listTransfers(app, { kind: 'backup', limit: 100, cursor });
-    for (const t of page.transfers) if (Date.parse(t.createdAt) >= since) out.push(t);
-    const last = page.transfers[page.transfers.length - 1];
-    cursor = last && Date.parse(last.createdAt) >= since ? page.cursor : undefined;
-  } while (cursor);
+    return { items: page.transfers, next: page.cursor };
+  });
+  for await (const page of pages) {
+    for (const t of page.items) if (Date.parse(t.createdAt) >= since) out.push(t);
+    // Newest first: once a page ends before `since`, no later page can hold a recent backup.
+    const last = page.items.at(-1);
+    if (!last || Date.parse(last.createdAt) < since) break;
+  }
   return out;
 }
 

@@ -156,9 +156,7 @@ describe('localNotifier, logNotifier and multiNotifier', () => {
 
     const { received, url } = await receiver();
     const both = capturingLog();
-    await localNotifier({ PGBACKUPS_WEBHOOK_URL: url, PGBACKUPS_WEBHOOK_SECRET: SECRET }, both.log).notify(
-      alert,
-    );
+    await localNotifier({ url, secret: SECRET }, both.log).notify(alert);
     expect(received).toHaveLength(1);
     expect(verify(SECRET, received[0]!.body, received[0]!.headers['x-pgbackups-signature'])).toBe(true);
     expect(both.lines).toHaveLength(1);

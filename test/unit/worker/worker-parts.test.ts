@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { databaseHostGuard } from '../../../src/adapters/net/url-guard.js';
+import { parseExtensionTargets } from '../../../src/core/extensions.js';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES } from '../../../src/core/transfer.js';
 import { chooseCompression } from '../../../src/worker/capture.js';
 import { childEnv, libpqEnv, secretsOf, vettedLibpqEnv } from '../../../src/worker/libpq-env.js';
 import { parseClientVersion as parsePgDumpVersion } from '../../../src/worker/pg-clients.js';
 import { reasonFrom } from '../../../src/worker/pg-process.js';
 import { redact } from '../../../src/worker/redact.js';
-import { parseExtensions, restorePrelude } from '../../../src/worker/restore-sql.js';
+import { restorePrelude } from '../../../src/worker/restore-sql.js';
 import { levelOfToolLine, TransferLog } from '../../../src/worker/transfer-log.js';
 import { FakeClock } from '../../fakes/index.js';
 
@@ -164,7 +165,7 @@ describe('pg_dump version and compression', () => {
 
 describe('restore prelude', () => {
   it('parses extension names, with or without a schema', () => {
-    expect(parseExtensions(['hstore', 'heroku_ext.pg_trgm'])).toEqual([
+    expect(parseExtensionTargets(['hstore', 'heroku_ext.pg_trgm'])).toEqual([
       { name: 'hstore' },
       { schema: 'heroku_ext', name: 'pg_trgm' },
     ]);
@@ -172,7 +173,7 @@ describe('restore prelude', () => {
 
   it('refuses anything that could escape into SQL or a psql meta-command', () => {
     for (const bad of ['x; DROP', 'a.b.c', '\\! rm', 'name"', '', 'a b']) {
-      expect(() => parseExtensions([bad])).toThrow(/Invalid extension/);
+      expect(() => parseExtensionTargets([bad])).toThrow(/Invalid extension/);
     }
   });
 

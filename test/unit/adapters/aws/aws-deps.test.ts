@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AWS_FUNCTION_ENV_NAMES,
-  buildAwsDeps,
-  parseAwsFunctionEnv,
-} from '../../../../src/adapters/aws/aws-deps.js';
+import { buildAwsDeps } from '../../../../src/adapters/aws/aws-deps.js';
 import { EcsTaskRunner } from '../../../../src/adapters/aws/ecs-task-runner.js';
+import { AWS_FUNCTION_ENV_NAMES, parseAwsFunctionEnv } from '../../../../src/config/function-env.js';
 
 const env = {
   PGBACKUPS_TABLE: 'PgBackups-CatalogTable',
