@@ -97,4 +97,10 @@ function buildDocument() {
   };
 }
 
-export const openApiDocument = buildDocument();
+let built: ReturnType<typeof buildDocument> | undefined;
+
+/** Built on first use rather than at import, so a Lambda cold start that does not serve it does not pay for it. */
+export function openApiDocument(): ReturnType<typeof buildDocument> {
+  built ??= buildDocument();
+  return built;
+}

@@ -138,7 +138,7 @@ function handlers(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): H
   };
   return {
     health: async () => json(200, { status: 'ok' }),
-    openApi: async () => json(200, openApiDocument),
+    openApi: async () => json(200, openApiDocument()),
     // Names only. In AWS it is a route of its own, so IAM can grant it apart from any app's paths.
     listApps: async () => json(200, { apps: await listApps(deps) }),
     attachDatabase: async ({ params: p, body }) =>

@@ -35,7 +35,7 @@ const KNOWN = new Set([
   'default',
 ]);
 
-const schemas = openApiDocument.components.schemas as Record<string, Schema>;
+const schemas = openApiDocument().components.schemas as Record<string, Schema>;
 
 function resolve(s: Schema): Schema {
   const ref = s.$ref;
@@ -102,7 +102,7 @@ export function documentedResponse(method: string, pathIn: string, status: numbe
   // The router ignores trailing slashes (src/api/router.ts).
   const path = pathIn.length > 1 ? pathIn.replace(/\/+$/, '') : pathIn;
   const route = ROUTE_LIST.find((r) => r.method === method && matchPath(r.path, path));
-  const paths = openApiDocument.paths as Record<
+  const paths = openApiDocument().paths as Record<
     string,
     Record<string, { responses: Record<string, unknown> }>
   >;

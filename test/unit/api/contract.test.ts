@@ -25,7 +25,7 @@ import {
 import { violations } from '../../helpers/openapi-conformance.js';
 
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema> };
-const schemas = openApiDocument.components.schemas as Record<string, Schema>;
+const schemas = openApiDocument().components.schemas as Record<string, Schema>;
 const props = (id: string) => schemas[id]?.properties ?? {};
 /** The non-null branch of a nullable property. */
 const nonNull = (s: Schema | undefined) =>
@@ -113,13 +113,13 @@ describe('API contract', () => {
       minimum: MIN_URL_EXPIRY_SECONDS,
       maximum: MAX_URL_EXPIRY_SECONDS,
     });
-    const paths = openApiDocument.paths as Record<string, Record<string, { parameters?: Schema[] }>>;
+    const paths = openApiDocument().paths as Record<string, Record<string, { parameters?: Schema[] }>>;
     const limit = paths['/v1/apps/{app}/transfers']?.get?.parameters?.find((p) => p.name === 'limit');
     expect(limit?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: TRANSFER_PAGE_MAX });
   });
 
   it('documents each route of the table once, with its path parameters, and every $ref resolves', () => {
-    const paths = openApiDocument.paths as Record<
+    const paths = openApiDocument().paths as Record<
       string,
       Record<string, { operationId: string; parameters?: Schema[] }>
     >;
@@ -134,7 +134,9 @@ describe('API contract', () => {
       expect(inPath, op.operationId).toEqual(pathParams(path));
       for (const p of pathParams(path)) expect(Object.keys(PATH_PARAMS), path).toContain(p);
     }
-    const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)];
+    const refs = [
+      ...JSON.stringify(openApiDocument()).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g),
+    ];
     expect(refs.length).toBeGreaterThan(ROUTE_LIST.length);
     for (const [, id] of refs) expect(Object.keys(schemas), id).toContain(id);
   });

@@ -199,7 +199,7 @@ function paramsFor(template: string): fc.Arbitrary<string[]> {
 
 /** Bodies shaped like the route's own (its fields from openapi.json, any values), or anything at all. */
 function bodyFor(method: string, template: string): fc.Arbitrary<string | undefined> {
-  const op = (openApiDocument.paths as Record<string, Record<string, unknown>>)[template]?.[
+  const op = (openApiDocument().paths as Record<string, Record<string, unknown>>)[template]?.[
     method.toLowerCase()
   ];
   const schema = (op as { requestBody?: { content?: Record<string, { schema?: { properties?: object } }> } })
