@@ -429,6 +429,11 @@ export type OperationId = keyof typeof API_CONTRACT;
 export const ROUTE_LIST: ReadonlyArray<RouteContract & { readonly operationId: OperationId }> =
   Object.entries(API_CONTRACT).map(([operationId, r]) => ({ ...r, operationId: operationId as OperationId }));
 
+/** A request path as routes are matched: trailing slashes ignored. */
+export function normalisePath(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
 /** The `{name}` parameters of a path, in order. */
 export function pathParams(path: string): string[] {
   return [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1] as string);

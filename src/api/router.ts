@@ -16,6 +16,7 @@ import type { AppAccessVerifier } from './app-access.js';
 import {
   type API_CONTRACT,
   matchPath,
+  normalisePath,
   type OperationId,
   ROUTE_LIST,
   type RouteContract,
@@ -221,7 +222,7 @@ export function createRouter(deps: CoreDeps, opts: RouterOptions): (req: ApiRequ
   return async (req) => {
     const log = deps.log.child({ requestId: req.requestId, method: req.method, path: req.path });
     try {
-      const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+      const path = normalisePath(req.path);
       const candidates = ROUTE_LIST.map((r) => ({ route: r, params: matchPath(r.path, path) })).filter(
         (c) => c.params !== undefined,
       );

@@ -4,7 +4,7 @@
  * document lacks is reported. A small JSON Schema reader for the keywords z.toJSONSchema emits; an unknown keyword
  * fails loudly rather than passing silently.
  */
-import { matchPath, ROUTE_LIST } from '../../src/api/contract.js';
+import { matchPath, normalisePath, ROUTE_LIST } from '../../src/api/contract.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 
 type Schema = Record<string, unknown>;
@@ -99,8 +99,7 @@ export function violations(value: unknown, schemaIn: Schema, path = '$'): string
 
 /** The document's schema for what `method path` answers with `status`; `null` when it declares no body. */
 export function documentedResponse(method: string, pathIn: string, status: number): Schema | null {
-  // The router ignores trailing slashes (src/api/router.ts).
-  const path = pathIn.length > 1 ? pathIn.replace(/\/+$/, '') : pathIn;
+  const path = normalisePath(pathIn);
   const route = ROUTE_LIST.find((r) => r.method === method && matchPath(r.path, path));
   const paths = openApiDocument().paths as Record<
     string,
