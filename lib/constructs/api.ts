@@ -6,17 +6,16 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { openApiDocument } from '../../src/api/openapi.js';
+import { ROUTE_LIST } from '../../src/api/contract.js';
 import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 import type { FunctionFactory } from './app-function.js';
 
-/** The routes of DESIGN §4 (HTTPS API v1). */
+/**
+ * The gateway's routes: one per entry of the API contract (src/api/contract.ts), the same table the router serves
+ * and the OpenAPI document describes. Its `{param}` paths are API Gateway route keys as they are.
+ */
 export const API_ROUTES: ReadonlyArray<{ readonly method: apigw.HttpMethod; readonly path: string }> =
-  Object.entries(openApiDocument.paths).flatMap(([path, ops]) =>
-    Object.keys(ops)
-      .filter((k) => k !== 'parameters')
-      .map((method) => ({ method: method.toUpperCase() as apigw.HttpMethod, path })),
-  );
+  ROUTE_LIST.map((r) => ({ method: r.method as apigw.HttpMethod, path: r.path }));
 
 /**
  * The access-log line of the HTTP API: JSON, built only from the `$context` variables API Gateway documents for
@@ -87,6 +86,7 @@ export class Api extends Construct {
     });
     // One permission for the whole API instead of one per route (the Lambda policy has a size limit).
     const integration = new HttpLambdaIntegration('Handler', this.handler, { scopePermissionToRoute: false });
+    // The routes come from the API contract (API_ROUTES above): a route added there is created here.
     for (const route of API_ROUTES) {
       this.httpApi.addRoutes({ path: route.path, methods: [route.method], integration });
     }

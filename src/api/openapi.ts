@@ -1,299 +1,106 @@
 /**
- * The API description served at GET /v1/openapi.json. Kept next to the router; a unit test checks that every
- * route the router serves is described here and nothing else is.
+ * The API description served at GET /v1/openapi.json, generated from the route table and its zod schemas
+ * (src/api/contract.ts) with zod's `z.toJSONSchema`: nothing here is written by hand but the wording of the info.
  */
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const error = { description: 'Error', content: { 'application/json': { schema: ref('Error') } } };
-const ok = (description: string, schema?: object) => ({
-  description,
-  ...(schema ? { content: { 'application/json': { schema } } } : {}),
-});
-const body = (schema: object, required = true) => ({ required, content: { 'application/json': { schema } } });
-const appParam = {
-  name: 'app',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', pattern: '^[a-z][a-z0-9-]{1,61}[a-z0-9]$' },
-};
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', example: 'b001' } };
-const nameParam = {
-  name: 'name',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', example: 'DATABASE' },
-};
-const errors = { 400: error, 404: error, 409: error, 422: error };
+import { z } from 'zod';
+import {
+  components,
+  errorSchema,
+  PATH_PARAMS,
+  pathParams,
+  ROUTE_LIST,
+  type RouteContract,
+} from './contract.js';
 
-export const openApiDocument = {
-  openapi: '3.1.0',
-  info: {
-    title: 'pgbackups',
-    version: '1',
-    description:
-      'Logical PostgreSQL backups: capture, list, download, restore. Authenticated with AWS SigV4 (IAM).',
-  },
-  paths: {
-    '/v1/health': { get: { summary: 'Liveness', responses: { 200: ok('OK') } } },
-    '/v1/openapi.json': { get: { summary: 'This document', responses: { 200: ok('OpenAPI document') } } },
-    '/v1/apps': {
-      get: {
-        summary: 'The apps that have a database or a transfer (names only)',
-        responses: { 200: ok('Apps: {"apps": ["example-app"]}') },
-      },
-    },
-    '/v1/apps/{app}/databases': {
-      parameters: [appParam],
-      get: { summary: 'List attached databases', responses: { 200: ok('Databases'), ...errors } },
-    },
-    '/v1/apps/{app}/databases/{name}': {
-      parameters: [appParam, nameParam],
-      put: {
-        summary: 'Attach a database (the URL is stored in the secret store, never returned)',
-        requestBody: body({ type: 'object', required: ['url'], properties: { url: { type: 'string' } } }),
-        responses: { 201: ok('Attached', ref('Database')), ...errors },
-      },
-      delete: { summary: 'Detach a database', responses: { 204: ok('Detached'), ...errors } },
-    },
-    '/v1/apps/{app}/settings': {
-      parameters: [appParam],
-      get: { summary: 'Plan and retention settings', responses: { 200: ok('Settings'), ...errors } },
-      put: {
-        summary: 'Change plan or retention overrides (null clears an override)',
-        requestBody: body({
-          type: 'object',
-          properties: {
-            plan: { enum: ['essential', 'standard', 'premium', 'enterprise'] },
-            manualLimit: { type: ['integer', 'null'] },
-            daily: { type: ['integer', 'null'] },
-            weekly: { type: ['integer', 'null'] },
-            monthly: { type: ['integer', 'null'] },
-            compressionLevel: { type: ['integer', 'null'] },
-            notifyOnSuccess: { type: 'boolean' },
+type JsonSchema = Record<string, unknown>;
+
+const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A schema's component id: its own if the contract named it, else one derived from the operation. */
+function componentId(schema: z.ZodType, fallback: string): string {
+  const existing = components.get(schema)?.id;
+  if (existing) return existing;
+  components.add(schema, { id: fallback });
+  return fallback;
+}
+
+/** A standalone JSON Schema (parameters are not components): without the `$schema` header. */
+function inline(schema: z.ZodType): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as JsonSchema;
+  return rest;
+}
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const jsonContent = (id: string) => ({ content: { 'application/json': { schema: ref(id) } } });
+
+function operation(route: RouteContract & { operationId: string }) {
+  const name = capitalised(route.operationId);
+  const parameters = [
+    ...pathParams(route.path).map((p) => {
+      const schema = PATH_PARAMS[p as keyof typeof PATH_PARAMS];
+      if (!schema) throw new Error(`${route.path}: no schema for path parameter {${p}} in PATH_PARAMS`);
+      return { name: p, in: 'path', required: true, schema: inline(schema) };
+    }),
+    ...Object.entries(route.query?.shape ?? {}).map(([q, schema]) => ({
+      name: q,
+      in: 'query',
+      required: false,
+      schema: inline(schema as z.ZodType),
+    })),
+  ];
+  const responses: Record<string, unknown> = {};
+  for (const [status, schema] of Object.entries(route.responses)) {
+    responses[status] = {
+      description: status === '204' ? 'No content' : 'OK',
+      ...(schema ? jsonContent(componentId(schema, `${name}Response`)) : {}),
+    };
+  }
+  const error = { description: 'Error', ...jsonContent(componentId(errorSchema, 'Error')) };
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body
+      ? {
+          requestBody: {
+            required: !route.body.optional,
+            ...jsonContent(componentId(route.body.schema, `${name}Request`)),
           },
-        }),
-        responses: { 200: ok('Settings'), ...errors },
-      },
+        }
+      : {}),
+    responses: { ...responses, '4XX': error, '5XX': error },
+  };
+}
+
+function buildDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTE_LIST) {
+    paths[route.path] = { ...paths[route.path], [route.method.toLowerCase()]: operation(route) };
+  }
+  const generated = z.toJSONSchema(components, {
+    uri: (id) => `#/components/schemas/${id}`,
+    unrepresentable: 'any',
+  }).schemas;
+  const schemas = Object.fromEntries(
+    Object.entries(generated).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]),
+  );
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'pgbackups',
+      version: '1',
+      description:
+        'Logical PostgreSQL backups: capture, list, download, restore. Authenticated with AWS SigV4 (IAM).',
     },
-    '/v1/apps/{app}/backups': {
-      parameters: [appParam],
-      post: {
-        summary: 'Capture a backup (default database DATABASE)',
-        requestBody: body({ type: 'object', properties: { database: { type: 'string' } } }, false),
-        responses: { 202: ok('Started', ref('Transfer')), ...errors },
-      },
-    },
-    '/v1/apps/{app}/backups/{id}': {
-      parameters: [appParam, idParam],
-      delete: {
-        summary: 'Delete a backup: its object, then its record (a running one is cancelled first)',
-        responses: { 204: ok('Deleted'), ...errors },
-      },
-    },
-    '/v1/apps/{app}/copies': {
-      parameters: [appParam],
-      post: {
-        summary:
-          'Copy a database into another directly (pg_dump → atomic restore); either may be other-app::NAME',
-        requestBody: body({
-          type: 'object',
-          required: ['from', 'to'],
-          properties: {
-            from: { type: 'string' },
-            to: { type: 'string' },
-            safetyBackup: { type: 'boolean', default: true },
-            keepExtensions: {
-              type: 'array',
-              items: { type: 'string' },
-              description:
-                "Extensions already installed in the target to keep: the wipe leaves them, the dump's CREATE EXTENSION is skipped. For extensions only a superuser can create, when the target's owner is not one",
-            },
-          },
-        }),
-        responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
-      },
-    },
-    '/v1/apps/{app}/schedules': {
-      parameters: [appParam],
-      get: { summary: 'Daily backup schedules', responses: { 200: ok('Schedules'), ...errors } },
-    },
-    '/v1/apps/{app}/schedules/{database}': {
-      parameters: [appParam, { name: 'database', in: 'path', required: true, schema: { type: 'string' } }],
-      put: {
-        summary:
-          "Back up a database daily at HH:MM in a time zone (Heroku's --at '02:00 America/Los_Angeles')",
-        requestBody: body({
-          type: 'object',
-          required: ['at'],
-          properties: { at: { type: 'string', example: '02:00 UTC' } },
-        }),
-        responses: { 200: ok('Schedule'), ...errors },
-      },
-      delete: {
-        summary: 'Stop the daily backups of a database',
-        responses: { 204: ok('Removed'), ...errors },
-      },
-    },
-    '/v1/apps/{app}/retention': {
-      parameters: [appParam],
-      get: {
-        summary: 'What retention would delete now, and why (a dry run of the pruner)',
-        responses: { 200: ok('Plan'), ...errors },
-      },
-    },
-    '/v1/apps/{app}/access': {
-      parameters: [appParam],
-      get: {
-        summary:
-          'Succeeds only for callers allowed on this app; cross-app requests are checked against the same permission',
-        responses: { 200: ok('Access granted') },
-      },
-    },
-    '/v1/apps/{app}/backups/{id}/url': {
-      parameters: [appParam, idParam],
-      post: {
-        summary: 'A presigned download URL (default 3600 s, at most 43200 s)',
-        requestBody: body({ type: 'object', properties: { expiresInSeconds: { type: 'integer' } } }, false),
-        responses: { 200: ok('URL'), ...errors },
-      },
-    },
-    '/v1/apps/{app}/transfers': {
-      parameters: [
-        appParam,
-        { name: 'kind', in: 'query', schema: { enum: ['backup', 'restore', 'copy'] } },
-        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
-        { name: 'cursor', in: 'query', schema: { type: 'string' } },
-      ],
-      get: { summary: 'Transfers, newest first', responses: { 200: ok('Transfers'), ...errors } },
-    },
-    '/v1/apps/{app}/transfers/{id}': {
-      parameters: [appParam, idParam, { name: 'logs', in: 'query', schema: { type: 'boolean' } }],
-      get: {
-        summary: 'One transfer (with logs=true, its log lines)',
-        responses: { 200: ok('Transfer', ref('Transfer')), ...errors },
-      },
-    },
-    '/v1/apps/{app}/transfers/{id}/cancel': {
-      parameters: [appParam, idParam],
-      post: {
-        summary: 'Cancel a pending or running transfer',
-        responses: { 200: ok('Cancelling', ref('Transfer')), ...errors },
-      },
-    },
-    '/v1/apps/{app}/restores': {
-      parameters: [appParam],
-      post: {
-        summary: 'Restore a backup into an attached database, atomically',
-        requestBody: body(
-          {
-            type: 'object',
-            properties: {
-              backup: {
-                type: 'string',
-                description:
-                  'b101 or other-app::b101 (needs IAM permission on other-app too), or an https:// URL; default: the newest completed manual or scheduled backup of the target database (never a safety backup)',
-              },
-              database: { type: 'string', description: 'default DATABASE' },
-              extensions: {
-                type: 'array',
-                items: { type: 'string' },
-                description:
-                  'NAME or SCHEMA.NAME: extensions created before the restore, also in a schema the dump creates',
-              },
-              keepExtensions: {
-                type: 'array',
-                items: { type: 'string' },
-                description:
-                  "Extensions already installed in the target to keep: the wipe leaves them, the dump's CREATE EXTENSION is skipped. For extensions only a superuser can create, when the target's owner is not one",
-              },
-              parallel: {
-                type: 'integer',
-                minimum: 1,
-                maximum: 16,
-                description:
-                  'schema and data atomically, then indexes and constraints with pg_restore --jobs N: not atomic',
-              },
-              safetyBackup: {
-                type: 'boolean',
-                default: true,
-                description: 'Back up the target (b###, kept 7 days) before overwriting it; false skips it',
-              },
-              finish: {
-                type: 'string',
-                description:
-                  'r### of a --parallel restore whose index and constraint builds failed: builds only those again, from the same backup (the other fields are taken from it)',
-              },
-            },
-          },
-          false,
-        ),
-        responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
-      },
-    },
-  },
-  components: {
-    schemas: {
-      Error: {
-        type: 'object',
-        properties: {
-          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
-        },
-      },
-      Database: {
-        type: 'object',
-        properties: {
-          name: { type: 'string' },
-          host: { type: 'string' },
-          port: { type: 'integer' },
-          database: { type: 'string' },
-          user: { type: 'string' },
-          createdAt: { type: 'string', format: 'date-time' },
-        },
-      },
-      Transfer: {
-        type: 'object',
-        properties: {
-          id: { type: 'string' },
-          num: { type: 'integer' },
-          kind: { enum: ['backup', 'restore', 'copy'] },
-          type: { enum: ['manual', 'scheduled', 'safety'] },
-          status: { enum: ['pending', 'running', 'completed', 'failed', 'cancelled'] },
-          app: { type: 'string' },
-          database: { type: 'string' },
-          source: { type: 'object' },
-          target: { type: 'object' },
-          createdAt: { type: 'string', format: 'date-time' },
-          startedAt: { type: ['string', 'null'] },
-          finishedAt: { type: ['string', 'null'] },
-          sourceBytes: { type: ['integer', 'null'] },
-          processedBytes: { type: 'integer' },
-          backupBytes: { type: ['integer', 'null'] },
-          sha256: { type: ['string', 'null'] },
-          compression: { type: ['string', 'null'] },
-          archiveFormat: {
-            type: ['string', 'null'],
-            description: 'Backups: the pg_dump custom-format archive version, e.g. 1.16',
-          },
-          oldestPgRestore: {
-            type: ['integer', 'null'],
-            description: 'Backups: the oldest pg_restore major version that can read the archive',
-          },
-          safetyBackup: { type: ['object', 'null'], description: 'The backup of the target taken first' },
-          mirrorOf: {
-            type: ['object', 'null'],
-            description:
-              "{app, id}: this is another app's copy that read or overwrote this app's database, listed here under this app's own id; its state is the copy's own. Cancelling it cancels the copy",
-          },
-          mirrors: {
-            type: 'array',
-            items: { type: 'object' },
-            description:
-              '{app, id} of each other app that lists this copy (its database was read or overwritten)',
-          },
-          warnings: { type: 'integer' },
-          error: { type: ['string', 'null'] },
-          logs: { type: 'array', items: { type: 'object' } },
-        },
-      },
-    },
-  },
-} as const;
+    paths,
+    components: { schemas },
+  };
+}
+
+let built: ReturnType<typeof buildDocument> | undefined;
+
+/** Built on first use rather than at import, so a Lambda cold start that does not serve it does not pay for it. */
+export function openApiDocument(): ReturnType<typeof buildDocument> {
+  built ??= buildDocument();
+  return built;
+}

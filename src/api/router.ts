@@ -13,22 +13,43 @@ import { listSchedules, removeSchedule, setSchedule } from '../core/use-cases/sc
 import { getSettings, updateSettings } from '../core/use-cases/settings.js';
 import { backupUrl, cancelTransfer, getTransfer, listTransfers } from '../core/use-cases/transfers.js';
 import type { AppAccessVerifier } from './app-access.js';
+import {
+  type API_CONTRACT,
+  matchPath,
+  normalisePath,
+  type OperationId,
+  ROUTE_LIST,
+  type RouteContract,
+} from './contract.js';
 import { type ApiRequest, type ApiResponse, json } from './http.js';
 import { errorResponse } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
 import { transferView } from './views.js';
 
 type Params = Record<string, string>;
-type Handler = (req: ApiRequest, params: Params) => Promise<ApiResponse>;
 
-interface Route {
-  readonly method: string;
-  readonly pattern: string;
-  readonly handler: Handler;
+/** Path parameter names of a `{param}` template, as a type. */
+type ParamNames<P extends string> = P extends `${string}{${infer N}}${infer Rest}`
+  ? N | ParamNames<Rest>
+  : never;
+type Contract = typeof API_CONTRACT;
+type BodyOf<R> = R extends { body: { checkedByUseCase: true } }
+  ? unknown
+  : R extends { body: { schema: infer S extends z.ZodType } }
+    ? z.infer<S>
+    : undefined;
+type QueryOf<R> = R extends { query: infer Q extends z.ZodType } ? z.infer<Q> : Record<string, never>;
+/** What a handler gets: the request, its path params, its decoded query, its validated body. */
+interface Input<R extends RouteContract> {
+  readonly req: ApiRequest;
+  readonly params: Readonly<Record<ParamNames<R['path']>, string>>;
+  readonly query: QueryOf<R>;
+  readonly body: BodyOf<R>;
 }
+type Handlers = { readonly [K in OperationId]: (input: Input<Contract[K]>) => Promise<ApiResponse> };
 
 /** Parses a JSON body that must be an object (or absent, when `optional`). */
-function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = false): z.infer<T> {
+function parseBody(req: ApiRequest, schema: z.ZodType, optional = false): unknown {
   let value: unknown = {};
   if (req.body !== undefined && req.body.trim() !== '') {
     try {
@@ -59,35 +80,6 @@ function parseBody<T extends z.ZodType>(req: ApiRequest, schema: T, optional = f
   return parsed.data;
 }
 
-const optionalString = z.string().min(1).max(2048).optional();
-
-const bodies = {
-  database: z.object({ url: z.string().min(1).max(2048) }).strict(),
-  backup: z.object({ database: optionalString }).strict(),
-  url: z.object({ expiresInSeconds: z.number().int().optional() }).strict(),
-  restore: z
-    .object({
-      backup: optionalString,
-      database: optionalString,
-      extensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
-      keepExtensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
-      parallel: z.number().int().optional(),
-      safetyBackup: z.boolean().optional(),
-      finish: z.string().min(1).max(40).optional(),
-    })
-    .strict(),
-  schedule: z.object({ at: z.string().min(1).max(100) }).strict(),
-  copy: z
-    .object({
-      from: z.string().min(1).max(200),
-      to: z.string().min(1).max(200),
-      safetyBackup: z.boolean().optional(),
-      keepExtensions: z.union([z.array(z.string().max(200)).max(50), z.string().max(2000)]).optional(),
-    })
-    .strict(),
-  empty: z.object({}).strict(),
-};
-
 /** The other app a reference like `other-app::b101` names, if it is not the path's app. */
 function otherApp(ref: string | undefined, app: string): string | undefined {
   if (ref === undefined || ref.startsWith('https://') || ref.startsWith('http://')) return undefined;
@@ -95,18 +87,39 @@ function otherApp(ref: string | undefined, app: string): string | undefined {
   return other === app ? undefined : other;
 }
 
-function queryInt(req: ApiRequest, name: string): number | undefined {
-  const raw = req.query[name];
-  if (raw === undefined) return undefined;
+function queryInt(raw: string, name: string): number {
   if (!/^\d{1,6}$/.test(raw)) throw new ValidationError(`Invalid ${name}: use a whole number`);
   return Number(raw);
 }
 
-function queryBool(req: ApiRequest, name: string): boolean {
-  const raw = req.query[name];
-  if (raw === undefined || raw === 'false' || raw === '0') return false;
+function queryBool(raw: string, name: string): boolean {
+  if (raw === 'false' || raw === '0') return false;
   if (raw === 'true' || raw === '1' || raw === '') return true;
   throw new ValidationError(`Invalid ${name}: use true or false`);
+}
+
+type QueryDecoder = (req: ApiRequest) => Record<string, unknown>;
+
+/**
+ * Decodes the query parameters a route declares from their text, by their schema's type: integers and booleans
+ * here, the rest as strings. Ranges and enums are the use case's to check (see contract.ts).
+ */
+function queryDecoder(schema: z.ZodObject | undefined): QueryDecoder {
+  const fields = Object.entries(schema?.shape ?? {}).map(([name, field]) => {
+    const type = z.toJSONSchema(field as z.ZodType, { unrepresentable: 'any' }).type;
+    return {
+      name,
+      decode: type === 'integer' ? queryInt : type === 'boolean' ? queryBool : (raw: string) => raw,
+    };
+  });
+  return (req) => {
+    const query: Record<string, unknown> = {};
+    for (const { name, decode } of fields) {
+      const raw = req.query[name];
+      if (raw !== undefined) query[name] = decode(raw, name);
+    }
+    return query;
+  };
 }
 
 /** Options of the router: checks that need the network, injected so unit tests stay offline. */
@@ -117,202 +130,102 @@ export interface RouterOptions {
   readonly checkRestoreUrl: (url: string) => Promise<unknown>;
 }
 
-function routes(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Route[] {
-  const app = (p: Params) => parseAppName(p.app);
+/** One thin adapter per route of the contract (src/api/contract.ts); the compiler asks for each. */
+function handlers(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Handlers {
   /** Checks access to every app a request names besides its own. */
   const verifyOthers = async (req: ApiRequest, own: string, refs: (string | undefined)[]) => {
     const others = new Set(refs.map((r) => otherApp(r, own)).filter((a): a is string => a !== undefined));
     for (const other of others) await access.verify(req, other);
   };
-  return [
-    { method: 'GET', pattern: '/v1/health', handler: async () => json(200, { status: 'ok' }) },
-    { method: 'GET', pattern: '/v1/openapi.json', handler: async () => json(200, openApiDocument) },
+  return {
+    health: async () => json(200, { status: 'ok' }),
+    openApi: async () => json(200, openApiDocument()),
     // Names only. In AWS it is a route of its own, so IAM can grant it apart from any app's paths.
-    { method: 'GET', pattern: '/v1/apps', handler: async () => json(200, { apps: await listApps(deps) }) },
-    {
-      method: 'PUT',
-      pattern: '/v1/apps/:app/databases/:name',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.database);
-        return json(201, await attachDatabase(deps, { app: app(p), name: p.name as string, url: body.url }));
-      },
+    listApps: async () => json(200, { apps: await listApps(deps) }),
+    attachDatabase: async ({ params: p, body }) =>
+      json(201, await attachDatabase(deps, { app: parseAppName(p.app), name: p.name, url: body.url })),
+    listDatabases: async ({ params: p }) =>
+      json(200, { databases: await listDatabases(deps, parseAppName(p.app)) }),
+    removeDatabase: async ({ params: p }) => {
+      await removeDatabase(deps, { app: parseAppName(p.app), name: p.name });
+      return json(204, undefined);
     },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/databases',
-      handler: async (_req, p) => json(200, { databases: await listDatabases(deps, app(p)) }),
+    getSettings: async ({ params: p }) => json(200, await getSettings(deps, parseAppName(p.app))),
+    updateSettings: async ({ params: p, body }) =>
+      json(200, await updateSettings(deps, parseAppName(p.app), body)),
+    captureBackup: async ({ params: p, body }) => {
+      const t = await captureBackup(deps, {
+        app: parseAppName(p.app),
+        database: body.database,
+        type: 'manual',
+      });
+      return json(202, transferView(t));
     },
-    {
-      method: 'DELETE',
-      pattern: '/v1/apps/:app/databases/:name',
-      handler: async (_req, p) => {
-        await removeDatabase(deps, { app: app(p), name: p.name as string });
-        return json(204, undefined);
-      },
+    listTransfers: async ({ params: p, query }) => {
+      const page = await listTransfers(deps, { app: parseAppName(p.app), ...query });
+      return json(200, { transfers: page.transfers.map(transferView), cursor: page.cursor ?? null });
     },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/settings',
-      handler: async (_req, p) => json(200, await getSettings(deps, app(p))),
-    },
-    {
-      method: 'PUT',
-      pattern: '/v1/apps/:app/settings',
-      handler: async (req, p) =>
-        json(200, await updateSettings(deps, app(p), parseBody(req, z.object({}).passthrough()))),
-    },
-    {
-      method: 'POST',
-      pattern: '/v1/apps/:app/backups',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.backup, true);
-        const t = await captureBackup(deps, { app: app(p), database: body.database, type: 'manual' });
-        return json(202, transferView(t));
-      },
-    },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/transfers',
-      handler: async (req, p) => {
-        const page = await listTransfers(deps, {
-          app: app(p),
-          kind: req.query.kind,
-          limit: queryInt(req, 'limit'),
-          cursor: req.query.cursor,
-        });
-        return json(200, { transfers: page.transfers.map(transferView), cursor: page.cursor ?? null });
-      },
-    },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/transfers/:id',
-      handler: async (req, p) =>
-        json(
-          200,
-          transferView(
-            await getTransfer(deps, { app: app(p), id: p.id as string, logs: queryBool(req, 'logs') }),
-          ),
+    getTransfer: async ({ params: p, query }) =>
+      json(
+        200,
+        transferView(
+          await getTransfer(deps, { app: parseAppName(p.app), id: p.id, logs: query.logs ?? false }),
         ),
+      ),
+    cancelTransfer: async ({ params: p }) =>
+      json(200, transferView(await cancelTransfer(deps, { app: parseAppName(p.app), id: p.id }))),
+    backupUrl: async ({ params: p, body }) =>
+      json(
+        200,
+        await backupUrl(deps, {
+          app: parseAppName(p.app),
+          id: p.id,
+          expiresInSeconds: body.expiresInSeconds,
+        }),
+      ),
+    deleteBackup: async ({ params: p }) => {
+      await deleteBackup(deps, { app: parseAppName(p.app), id: p.id });
+      return json(204, undefined);
     },
-    {
-      method: 'POST',
-      pattern: '/v1/apps/:app/transfers/:id/cancel',
-      handler: async (req, p) => {
-        parseBody(req, bodies.empty, true);
-        return json(200, transferView(await cancelTransfer(deps, { app: app(p), id: p.id as string })));
-      },
+    restoreBackup: async ({ req, params: p, body }) => {
+      const app = parseAppName(p.app);
+      await verifyOthers(req, app, [body.backup]);
+      if (body.backup && /^[a-z][a-z0-9+.-]*:\/\//i.test(body.backup)) await checkRestoreUrl(body.backup);
+      return json(202, transferView(await restoreBackup(deps, { app, ...body })));
     },
-    {
-      method: 'POST',
-      pattern: '/v1/apps/:app/backups/:id/url',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.url, true);
-        return json(
-          200,
-          await backupUrl(deps, { app: app(p), id: p.id as string, expiresInSeconds: body.expiresInSeconds }),
-        );
-      },
+    copyDatabase: async ({ req, params: p, body }) => {
+      const app = parseAppName(p.app);
+      await verifyOthers(req, app, [body.from, body.to]);
+      return json(202, transferView(await copyDatabase(deps, { app, ...body })));
     },
-    {
-      method: 'DELETE',
-      pattern: '/v1/apps/:app/backups/:id',
-      handler: async (_req, p) => {
-        await deleteBackup(deps, { app: app(p), id: p.id as string });
-        return json(204, undefined);
-      },
+    setSchedule: async ({ params: p, body }) =>
+      json(200, await setSchedule(deps, { app: parseAppName(p.app), database: p.database, at: body.at })),
+    listSchedules: async ({ params: p }) =>
+      json(200, { schedules: await listSchedules(deps, parseAppName(p.app)) }),
+    removeSchedule: async ({ params: p }) => {
+      await removeSchedule(deps, { app: parseAppName(p.app), database: p.database });
+      return json(204, undefined);
     },
-    {
-      method: 'POST',
-      pattern: '/v1/apps/:app/restores',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.restore, true);
-        await verifyOthers(req, app(p), [body.backup]);
-        if (body.backup && /^[a-z][a-z0-9+.-]*:\/\//i.test(body.backup)) await checkRestoreUrl(body.backup);
-        return json(202, transferView(await restoreBackup(deps, { app: app(p), ...body })));
-      },
+    retentionPlan: async ({ params: p }) => {
+      const plan = await pruneApp(deps, parseAppName(p.app), { dryRun: true });
+      return json(200, { app: plan.app, dryRun: true, delete: plan.deleted });
     },
-    {
-      method: 'POST',
-      pattern: '/v1/apps/:app/copies',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.copy);
-        await verifyOthers(req, app(p), [body.from, body.to]);
-        return json(202, transferView(await copyDatabase(deps, { app: app(p), ...body })));
-      },
-    },
-    {
-      method: 'PUT',
-      pattern: '/v1/apps/:app/schedules/:database',
-      handler: async (req, p) => {
-        const body = parseBody(req, bodies.schedule);
-        return json(
-          200,
-          await setSchedule(deps, { app: app(p), database: p.database as string, at: body.at }),
-        );
-      },
-    },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/schedules',
-      handler: async (_req, p) => json(200, { schedules: await listSchedules(deps, app(p)) }),
-    },
-    {
-      method: 'DELETE',
-      pattern: '/v1/apps/:app/schedules/:database',
-      handler: async (_req, p) => {
-        await removeSchedule(deps, { app: app(p), database: p.database as string });
-        return json(204, undefined);
-      },
-    },
-    {
-      method: 'GET',
-      pattern: '/v1/apps/:app/retention',
-      handler: async (_req, p) => {
-        const plan = await pruneApp(deps, app(p), { dryRun: true });
-        return json(200, { app: plan.app, dryRun: true, delete: plan.deleted });
-      },
-    },
-    {
-      // Behind IAM like every route: reaching it proves the caller may act on this app (see app-access.ts).
-      method: 'GET',
-      pattern: '/v1/apps/:app/access',
-      handler: async (_req, p) => json(200, { app: app(p), access: true }),
-    },
-  ];
-}
-
-function match(pattern: string, path: string): Params | undefined {
-  const want = pattern.split('/');
-  const got = path.split('/');
-  if (want.length !== got.length) return undefined;
-  const params: Params = {};
-  for (let i = 0; i < want.length; i++) {
-    const w = want[i] as string;
-    const g = got[i] as string;
-    if (w.startsWith(':')) {
-      if (g === '') return undefined;
-      try {
-        params[w.slice(1)] = decodeURIComponent(g);
-      } catch {
-        return undefined;
-      }
-    } else if (w !== g) {
-      return undefined;
-    }
-  }
-  return params;
+    // Behind IAM like every route: reaching it proves the caller may act on this app (see app-access.ts).
+    checkAccess: async ({ params: p }) => json(200, { app: parseAppName(p.app), access: true }),
+  };
 }
 
 /** One router for every transport: the Lambda handler and the local server both call it. */
 export function createRouter(deps: CoreDeps, opts: RouterOptions): (req: ApiRequest) => Promise<ApiResponse> {
-  const table = routes(deps, opts);
+  const bound = handlers(deps, opts);
+  const decoders = new Map(ROUTE_LIST.map((r) => [r, queryDecoder(r.query)]));
   return async (req) => {
     const log = deps.log.child({ requestId: req.requestId, method: req.method, path: req.path });
     try {
-      const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
-      const candidates = table
-        .map((r) => ({ route: r, params: match(r.pattern, path) }))
-        .filter((c) => c.params !== undefined);
+      const path = normalisePath(req.path);
+      const candidates = ROUTE_LIST.map((r) => ({ route: r, params: matchPath(r.path, path) })).filter(
+        (c) => c.params !== undefined,
+      );
       const hit = candidates.find((c) => c.route.method === req.method);
       if (!hit) {
         if (candidates.length > 0) {
@@ -321,7 +234,17 @@ export function createRouter(deps: CoreDeps, opts: RouterOptions): (req: ApiRequ
         }
         throw new NotFoundError(`No route for ${req.method} ${path}. See GET /v1/openapi.json for the API`);
       }
-      const res = await hit.route.handler(req, hit.params as Params);
+      const { route } = hit;
+      const body = route.body
+        ? parseBody(req, route.body.checkedByUseCase ? PASS_THROUGH : route.body.schema, route.body.optional)
+        : undefined;
+      const handler = bound[route.operationId] as (input: Input<RouteContract>) => Promise<ApiResponse>;
+      const res = await handler({
+        req,
+        params: hit.params as Params,
+        query: decoders.get(route)?.(req) ?? {},
+        body,
+      } as Input<RouteContract>);
       log.info('request', { status: res.status });
       return res;
     } catch (e) {
@@ -331,3 +254,6 @@ export function createRouter(deps: CoreDeps, opts: RouterOptions): (req: ApiRequ
     }
   };
 }
+
+/** A body the use case validates itself: the router only checks it is a JSON object. */
+const PASS_THROUGH = z.object({}).passthrough();

@@ -1,7 +1,12 @@
+import type { z } from 'zod';
 import type { Transfer, TransferSource } from '../core/transfer.js';
+import type { transferSchema } from './contract.js';
+
+/** The transfer JSON the API answers with; its schema in src/api/contract.ts is what the document shows. */
+export type TransferJson = z.infer<typeof transferSchema>;
 
 /** A URL source is shown without its query: a presigned URL's signature is a credential while it lasts. */
-function sourceView(source: TransferSource) {
+function sourceView(source: TransferSource): TransferJson['source'] {
   if (source.type === 'backup') return { type: 'backup', app: source.app, id: source.id };
   if (source.type === 'url') {
     const u = new URL(source.url);
@@ -10,8 +15,11 @@ function sourceView(source: TransferSource) {
   return source;
 }
 
-/** Transfer JSON of DESIGN §4: internal bookkeeping (task reference, heartbeat) stays inside. */
-export function transferView(t: Transfer) {
+/**
+ * A transfer as the API shows it: internal bookkeeping (task reference, heartbeat) stays inside. Typed by the
+ * contract, so a field added here and not there fails to compile.
+ */
+export function transferView(t: Transfer): TransferJson {
   return {
     id: t.id,
     num: t.num,
@@ -34,8 +42,8 @@ export function transferView(t: Transfer) {
     serverVersion: t.serverVersion ?? null,
     archiveFormat: t.archiveFormat ?? null,
     oldestPgRestore: t.oldestPgRestore ?? null,
-    extensions: t.extensions ?? [],
-    keepExtensions: t.keepExtensions ?? [],
+    extensions: [...(t.extensions ?? [])],
+    keepExtensions: [...(t.keepExtensions ?? [])],
     parallel: t.parallel ?? 1,
     safetyBackup: t.safetyBackup ? { app: t.safetyBackup.app, id: t.safetyBackup.id } : null,
     // Cross-app copies (src/core/mirror.ts): numbers are internal, ids are what a user types.
@@ -44,6 +52,6 @@ export function transferView(t: Transfer) {
     warnings: t.warnings ?? 0,
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,
-    ...(t.logs ? { logs: t.logs } : {}),
+    ...(t.logs ? { logs: [...t.logs] } : {}),
   };
 }

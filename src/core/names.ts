@@ -3,7 +3,7 @@ import { ValidationError } from './errors.js';
 // Heroku app names: lower-case letters, digits and dashes, starting with a letter, 3–30 chars. We allow up to 63 so
 // names can follow other conventions, but keep the character set: app names appear in S3 keys, IAM resource paths
 // and schedule names, where anything else would need escaping.
-const APP_NAME = /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/;
+export const APP_NAME = /^[a-z][a-z0-9-]{1,61}[a-z0-9]$/;
 
 // Attachment names as Heroku config vars use them: upper-case letters, digits and underscores.
 const DATABASE_NAME = /^[A-Z][A-Z0-9_]{0,62}$/;

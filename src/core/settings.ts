@@ -1,4 +1,4 @@
-import { ValidationError } from './errors.js';
+import { z } from 'zod';
 
 export const PLANS = ['essential', 'standard', 'premium', 'enterprise'] as const;
 export type Plan = (typeof PLANS)[number];
@@ -25,6 +25,9 @@ export const DEFAULT_PLAN: Plan = 'standard';
  * (BUCKET_LIFECYCLE in retention.ts), so these bound cost and the catalog's size, not safety.
  */
 export const RETENTION_LIMIT_MAX: RetentionLimits = { manual: 1000, daily: 366, weekly: 520, monthly: 120 };
+
+/** The highest compression level a setting accepts: zstd's 19 (gzip, on a pre-16 client, stops at 9). */
+export const COMPRESSION_LEVEL_MAX = 19;
 
 /** Per-app settings as stored; unset overrides fall back to the plan. */
 export interface AppSettings {
@@ -56,9 +59,42 @@ export function effectiveLimits(s: AppSettings): RetentionLimits {
   };
 }
 
-export function parsePlan(input: unknown): Plan {
-  if (typeof input === 'string' && (PLANS as readonly string[]).includes(input.toLowerCase())) {
-    return input.toLowerCase() as Plan;
+const count = (max: number) => z.number().int().min(0).max(max);
+
+/**
+ * Body of PUT settings: every field optional; `null` clears an override. The API document shows this schema
+ * (src/api/contract.ts), so its bounds are the ones above.
+ */
+export const settingsPatchSchema = z
+  .object({
+    plan: z.enum(PLANS),
+    manualLimit: count(RETENTION_LIMIT_MAX.manual).nullable(),
+    daily: count(RETENTION_LIMIT_MAX.daily).nullable(),
+    weekly: count(RETENTION_LIMIT_MAX.weekly).nullable(),
+    monthly: count(RETENTION_LIMIT_MAX.monthly).nullable(),
+    compressionLevel: count(COMPRESSION_LEVEL_MAX).nullable(),
+    notifyOnSuccess: z.boolean(),
+  })
+  .partial()
+  .strict();
+
+/** One line per group of plans with the same limits, for help text: `premium and enterprise (50; 7, 8, 12)`. */
+export function describePlans(): string {
+  const groups: { plans: Plan[]; limits: RetentionLimits }[] = [];
+  for (const plan of PLANS) {
+    const l = PLAN_LIMITS[plan];
+    const last = groups.at(-1);
+    if (last && JSON.stringify(last.limits) === JSON.stringify(l)) last.plans.push(plan);
+    else groups.push({ plans: [plan], limits: l });
   }
-  throw new ValidationError(`Unknown plan ${JSON.stringify(input)}: use one of ${PLANS.join(', ')}`);
+  return groups
+    .map(({ plans, limits: l }, i) => {
+      const names = plans.length > 1 ? `${plans.slice(0, -1).join(', ')} and ${plans.at(-1)}` : plans[0];
+      const numbers =
+        i === 0
+          ? `${l.manual} manual; ${l.daily} daily, ${l.weekly} weekly, ${l.monthly} monthly`
+          : `${l.manual}; ${l.daily}, ${l.weekly}, ${l.monthly}`;
+      return `${names} (${numbers})`;
+    })
+    .join(', ');
 }

@@ -13,6 +13,7 @@ import { API_ROUTES } from '../../lib/constructs/api.js';
 import { PgBackupsStack } from '../../lib/pgbackups-stack.js';
 import { EventBridgeSchedulerAdapter } from '../../src/adapters/aws/eventbridge-scheduler.js';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.js';
+import { answerViolations } from '../helpers/openapi-conformance.js';
 import { type LocalS3, startS3rver } from '../helpers/s3rver.js';
 import { cdkJsonContext } from './stack-fixture.js';
 
@@ -246,11 +247,16 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     const seen = new Set<string>();
     const got: string[] = [];
     const want: string[] = [];
+    // What the real adapters answer, checked against the served document.
+    const undocumented: string[] = [];
     const expectStatus = async (method: string, path: string, status: number, body?: unknown) => {
       const r = await call(method, path, body);
       got.push(`${method} ${path} -> ${r.status}${r.status >= 400 ? ` ${JSON.stringify(r.json)}` : ''}`);
       want.push(`${method} ${path} -> ${status}${r.status >= 400 ? ` ${JSON.stringify(r.json)}` : ''}`);
       seen.add(httpEvent(method, path, body).routeKey);
+      undocumented.push(
+        ...answerViolations(method, path, r.status, r.json === undefined ? '' : JSON.stringify(r.json)),
+      );
       return r.json;
     };
     const base = `/v1/apps/${APP}`;
@@ -284,6 +290,7 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     // One table, so a failure shows every route's answer at once.
     expect(got).toEqual(want);
     expect(backup?.id).toBe('b001');
+    expect(undocumented).toEqual([]);
     expect([...seen].sort()).toEqual(API_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect(stub.calls.filter((c) => c.startsWith('unexpected'))).toEqual([]);
     // What the API asked of the services without an emulator, in order.

@@ -149,7 +149,8 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
       API_ROUTES.map((r) => `${r.method} ${r.path}`).sort(),
     );
-    // DESIGN §4, spelled out here because the gateway's routes are derived from the OpenAPI document.
+    // Spelled out here because the gateway's routes are derived from the route table (src/api/contract.ts):
+    // a route dropped from the table fails here.
     const design = [
       'GET /v1/health',
       'PUT /v1/apps/{app}/databases/{name}',

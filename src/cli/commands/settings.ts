@@ -1,3 +1,4 @@
+import { COMPRESSION_LEVEL_MAX, describePlans, PLANS, RETENTION_LIMIT_MAX } from '../../core/settings.js';
 import { parseWholeNumber } from '../args.js';
 import { appPath } from '../client.js';
 import { type Command, type Context, printJson } from '../command.js';
@@ -6,15 +7,13 @@ import { jsonFlag } from '../flags.js';
 import { app, keyValues } from '../format.js';
 import type { SettingsJson } from '../types.js';
 
-const PLANS = ['essential', 'standard', 'premium', 'enterprise'];
-
 /** Numeric overrides: flag → [API field, max]. `default` clears an override back to the plan's value. */
 const NUMBERS: Record<string, [keyof SettingsJson, number]> = {
-  'manual-limit': ['manualLimit', 1000],
-  daily: ['daily', 366],
-  weekly: ['weekly', 520],
-  monthly: ['monthly', 120],
-  'compression-level': ['compressionLevel', 19],
+  'manual-limit': ['manualLimit', RETENTION_LIMIT_MAX.manual],
+  daily: ['daily', RETENTION_LIMIT_MAX.daily],
+  weekly: ['weekly', RETENTION_LIMIT_MAX.weekly],
+  monthly: ['monthly', RETENTION_LIMIT_MAX.monthly],
+  'compression-level': ['compressionLevel', COMPRESSION_LEVEL_MAX],
 };
 
 export function renderSettings(s: SettingsJson): string {
@@ -39,7 +38,7 @@ function patchFrom(ctx: Context): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   const plan = ctx.flags.plan;
   if (typeof plan === 'string') {
-    if (!PLANS.includes(plan.toLowerCase()))
+    if (!(PLANS as readonly string[]).includes(plan.toLowerCase()))
       throw new UsageError(`Unknown plan ${plan}: use one of ${PLANS.join(', ')}`);
     patch.plan = plan.toLowerCase();
   }
@@ -67,8 +66,8 @@ export const settings: Command = {
   name: 'settings',
   usage: '[--plan PLAN] [--manual-limit N] …',
   summary: "show or change the app's plan, retention and notification settings",
-  description:
-    'Plans: essential (5 manual; 7 daily, 1 weekly, 0 monthly), standard (25; 7, 4, 0), premium and enterprise (50; 7, 8, 12).',
+  // The numbers come from the plan table the API enforces (src/core/settings.ts).
+  description: `Plans: ${describePlans()}.`,
   flags: {
     plan: { type: 'string', value: 'PLAN', description: `the retention plan: ${PLANS.join(', ')}` },
     'manual-limit': numberFlag('manual backups kept per database'),

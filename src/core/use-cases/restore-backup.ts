@@ -86,11 +86,13 @@ interface RestoreOptions {
 }
 
 /** `--parallel N`: 1 (the atomic restore) to 16 jobs. */
+export const MAX_RESTORE_JOBS = 16;
+
 export function parseParallel(input: unknown): number {
   if (input === undefined) return 1;
-  if (typeof input !== 'number' || !Number.isInteger(input) || input < 1 || input > 16) {
+  if (typeof input !== 'number' || !Number.isInteger(input) || input < 1 || input > MAX_RESTORE_JOBS) {
     throw new ValidationError(
-      'Invalid parallel: use a whole number of jobs from 1 to 16 (1 keeps the restore atomic)',
+      `Invalid parallel: use a whole number of jobs from 1 to ${MAX_RESTORE_JOBS} (1 keeps the restore atomic)`,
     );
   }
   return input;

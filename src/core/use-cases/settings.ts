@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import type { CoreDeps } from '../deps.js';
 import { ValidationError } from '../errors.js';
 import { parseAppName } from '../names.js';
@@ -7,31 +6,13 @@ import {
   defaultSettings,
   effectiveLimits,
   PLANS,
-  RETENTION_LIMIT_MAX,
   type RetentionLimits,
+  settingsPatchSchema,
 } from '../settings.js';
 
 export interface SettingsView extends AppSettings {
   readonly limits: RetentionLimits;
 }
-
-const count = (max: number) => z.number().int().min(0).max(max);
-
-/** Body of PUT settings: every field optional; `null` clears an override. */
-export const settingsPatchSchema = z
-  .object({
-    plan: z.enum(PLANS),
-    manualLimit: count(RETENTION_LIMIT_MAX.manual).nullable(),
-    daily: count(RETENTION_LIMIT_MAX.daily).nullable(),
-    weekly: count(RETENTION_LIMIT_MAX.weekly).nullable(),
-    monthly: count(RETENTION_LIMIT_MAX.monthly).nullable(),
-    compressionLevel: z.number().int().min(0).max(19).nullable(),
-    notifyOnSuccess: z.boolean(),
-  })
-  .partial()
-  .strict();
-
-export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 
 export async function getSettings(deps: CoreDeps, appInput: string): Promise<SettingsView> {
   const app = parseAppName(appInput);

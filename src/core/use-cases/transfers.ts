@@ -89,19 +89,21 @@ export async function getTransfer(
   return requireTransfer(deps, parseAppName(input.app), input.id, { logs: input.logs });
 }
 
-const KINDS: readonly TransferKind[] = ['backup', 'restore', 'copy'];
+export const KINDS = ['backup', 'restore', 'copy'] as const satisfies readonly TransferKind[];
+/** The most transfers one page lists (`?limit=`); the API document shows it. */
+export const TRANSFER_PAGE_MAX = 1000;
 
 export async function listTransfers(
   deps: CoreDeps,
   input: { app: string; kind?: string; limit?: number; cursor?: string },
 ): Promise<TransferPage> {
   const app = parseAppName(input.app);
-  if (input.kind !== undefined && !KINDS.includes(input.kind as TransferKind)) {
+  if (input.kind !== undefined && !(KINDS as readonly string[]).includes(input.kind)) {
     throw new ValidationError(`Invalid kind ${JSON.stringify(input.kind)}: use backup, restore or copy`);
   }
   const limit = input.limit ?? 100;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-    throw new ValidationError('Invalid limit: use a whole number from 1 to 1000');
+  if (!Number.isInteger(limit) || limit < 1 || limit > TRANSFER_PAGE_MAX) {
+    throw new ValidationError(`Invalid limit: use a whole number from 1 to ${TRANSFER_PAGE_MAX}`);
   }
   return deps.catalog.listTransfers(app, {
     kind: input.kind as TransferKind | undefined,
@@ -173,6 +175,7 @@ export async function cancelTransfer(deps: CoreDeps, input: { app: string; id: s
 }
 
 export const DEFAULT_URL_EXPIRY_SECONDS = 3600;
+export const MIN_URL_EXPIRY_SECONDS = 60;
 export const MAX_URL_EXPIRY_SECONDS = 12 * 3600;
 
 /**
@@ -222,9 +225,9 @@ export async function backupUrl(
 ): Promise<{ url: string; expiresAt: string }> {
   const app = parseAppName(input.app);
   const expires = input.expiresInSeconds ?? DEFAULT_URL_EXPIRY_SECONDS;
-  if (!Number.isInteger(expires) || expires < 60 || expires > MAX_URL_EXPIRY_SECONDS) {
+  if (!Number.isInteger(expires) || expires < MIN_URL_EXPIRY_SECONDS || expires > MAX_URL_EXPIRY_SECONDS) {
     throw new ValidationError(
-      `Invalid expiresInSeconds: use a whole number from 60 to ${MAX_URL_EXPIRY_SECONDS} (12 h)`,
+      `Invalid expiresInSeconds: use a whole number from ${MIN_URL_EXPIRY_SECONDS} to ${MAX_URL_EXPIRY_SECONDS} (12 h)`,
     );
   }
   const t = await requireCompletedBackup(deps, app, input.id);

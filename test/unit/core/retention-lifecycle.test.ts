@@ -9,9 +9,8 @@ import {
   REMOVED_DATABASE_GRACE_DAYS,
   SAFETY_BACKUP_DAYS,
 } from '../../../src/core/retention.js';
-import { RETENTION_LIMIT_MAX } from '../../../src/core/settings.js';
+import { RETENTION_LIMIT_MAX, settingsPatchSchema } from '../../../src/core/settings.js';
 import type { Transfer, TransferType } from '../../../src/core/transfer.js';
-import { settingsPatchSchema } from '../../../src/core/use-cases/settings.js';
 
 const NOW = Date.UTC(2026, 5, 15, 12);
 const APP = 'example-app';
