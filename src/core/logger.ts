@@ -38,3 +38,16 @@ export const silentLogger: Logger = {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * Awaits work whose failure must not fail the caller (cleanup, a heartbeat the next tick repeats), logging at
+ * warn what could not be done and why. Resolves to the work's value, or undefined when it failed.
+ */
+export async function bestEffort<T>(log: Logger, what: string, work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (e) {
+    log.warn(`could not ${what}`, { error: errorMessage(e) });
+    return undefined;
+  }
+}

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errorMessage } from '../core/logger.js';
+import { bestEffort, errorMessage } from '../core/logger.js';
 import { archiveFormatWrittenBy, majorOf } from '../core/pg-compat.js';
-import type { TransferPatch } from '../core/transfer.js';
+import { applyUpdate, type TransferPatch, whileStatus } from '../core/transfer.js';
 import { peekArchiveHeader } from './archive-peek.js';
 import { chooseCompression, dumpError, startDump } from './capture.js';
 import { CommitGate, UnrestrictedScriptError } from './commit-gate.js';
@@ -162,9 +162,12 @@ async function restoreArchive(
       // or reconciler gave up on it) must not overwrite a target the API already reports as untouched. Only a
       // write conditional on `running` counts; an unreachable catalog means no COMMIT either.
       const t = ctx.transfer;
-      const still = await ctx.deps.catalog
-        .updateTransfer(t.app, t.num, { heartbeatAt: ctx.deps.clock.now().toISOString() }, ['running'])
-        .catch(() => undefined);
+      const beat = whileStatus('running', { heartbeatAt: ctx.deps.clock.now().toISOString() });
+      const still = await bestEffort(
+        ctx.log,
+        'confirm the transfer is still running',
+        applyUpdate(ctx.deps.catalog, t, beat),
+      );
       if (!still || still.cancelRequested) {
         failure ??= `The transfer was ended elsewhere before it could commit (${still ? 'cancel requested' : 'no longer running'}); ${UNCHANGED}`;
         return false;
