@@ -229,7 +229,7 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
     ctx.tlog.info(`restoring ${src.id} (${src.bytes} bytes) into ${t.target.database}`);
     const stream = await deps.blobs.download(src.key).catch((e: unknown) => {
       ctx.tlog.error('download finished with errors');
-      throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`);
+      throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`, { cause: e });
     });
     source = {
       stream,
@@ -280,7 +280,7 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
   } catch (e) {
     source.stop();
     ctx.tlog.error(`not restored: ${errorMessage(e)}`);
-    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`, { cause: e });
   }
   ctx.tlog.info(`restoring with the PostgreSQL ${client.major} client`);
   if (t.finishOf && src.type === 'backup') {
@@ -336,7 +336,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
     ]);
   } catch (e) {
     ctx.tlog.error(`not copied: ${errorMessage(e)}`);
-    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`, { cause: e });
   }
   const early: TransferPatch = {
     sourceBytes: sourceServer.sizeBytes,
