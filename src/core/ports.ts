@@ -71,7 +71,8 @@ export interface Catalog {
   listTransfers(app: string, opts?: ListTransfersOptions): Promise<TransferPage>;
   /**
    * Applies `patch`. When `expectStatus` is given the write happens only if the current status is one of them;
-   * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone).
+   * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone). Status
+   * changes are built, patch and condition together, by the lifecycle helpers of src/core/transfer.ts.
    */
   updateTransfer(
     app: string,
