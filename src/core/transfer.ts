@@ -7,7 +7,9 @@ export type TransferKind = 'backup' | 'restore' | 'copy';
  * kept 7 days, not counted against the manual limit).
  */
 export type TransferType = 'manual' | 'scheduled' | 'safety';
-export type TransferStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+/** Every status, in lifecycle order (the API's enum). */
+export const TRANSFER_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type TransferStatus = (typeof TRANSFER_STATUSES)[number];
 
 /** Not finished: a worker may still be running it (the catalog's sparse index of active transfers holds these). */
 export const ACTIVE_STATUSES: readonly TransferStatus[] = ['pending', 'running'];
@@ -189,37 +191,35 @@ export interface TransferUpdate {
 /** Fields written alongside a status change (never the status itself: the helper sets it). */
 export type TransferFields = Omit<TransferPatch, 'status'>;
 
-/** A move to `to` from `from` (default: every status that may lead there); a move the table forbids is a bug. */
-function moveTo(
-  to: TransferStatus,
-  fields: TransferFields,
-  from: readonly TransferStatus[] = statusesLeadingTo(to),
-): TransferUpdate {
-  const refused = from.filter((f) => !canTransition(f, to));
-  if (refused.length > 0 || from.length === 0) {
-    throw new Error(`A transfer cannot become ${to} from ${refused.join(', ') || 'nothing'}`);
+/**
+ * A move to `to` from `seen`, the status the caller read (default: any status that may lead there). A move the
+ * table forbids is a bug, not a race: races are what the write's condition settles.
+ */
+function moveTo(to: TransferStatus, fields: TransferFields, seen?: TransferStatus): TransferUpdate {
+  if (seen !== undefined && !canTransition(seen, to)) {
+    throw new Error(`A transfer cannot become ${to} from ${seen}`);
   }
-  return { patch: { ...fields, status: to }, expect: from };
+  return { patch: { ...fields, status: to }, expect: seen === undefined ? statusesLeadingTo(to) : [seen] };
 }
 
 /** The worker takes a pending transfer: running, with its first heartbeat. */
 export function startRun(at: string): TransferUpdate {
-  return moveTo('running', { startedAt: at, heartbeatAt: at }, ['pending']);
+  return moveTo('running', { startedAt: at, heartbeatAt: at }, 'pending');
 }
 
 /** The worker recorded its results: completed. */
 export function completeRun(at: string, results: TransferFields = {}): TransferUpdate {
-  return moveTo('completed', { ...results, finishedAt: at }, ['running']);
+  return moveTo('completed', { ...results, finishedAt: at }, 'running');
 }
 
-/** Failed with `error`, from the statuses the caller saw (default: either active one). */
+/** Failed with `error`, from the status the caller saw (default: either active one). */
 export function failTransfer(
   at: string,
   error: string,
-  from?: readonly TransferStatus[],
+  seen?: TransferStatus,
   fields: TransferFields = {},
 ): TransferUpdate {
-  return moveTo('failed', { ...fields, finishedAt: at, error }, from);
+  return moveTo('failed', { ...fields, finishedAt: at, error }, seen);
 }
 
 /**
@@ -230,12 +230,12 @@ export function failTransfer(
 export function failOrCancel(
   at: string,
   end: { readonly cancelled: boolean | undefined; readonly error: string },
-  from?: readonly TransferStatus[],
+  seen?: TransferStatus,
   fields: TransferFields = {},
 ): TransferUpdate {
   return end.cancelled
-    ? moveTo('cancelled', { ...fields, finishedAt: at }, from)
-    : failTransfer(at, end.error, from, fields);
+    ? moveTo('cancelled', { ...fields, finishedAt: at }, seen)
+    : failTransfer(at, end.error, seen, fields);
 }
 
 /** What a worker's pipeline came to: its results, or the error it failed with. */
@@ -255,21 +255,22 @@ export function finishRun(
   fields: TransferFields = {},
 ): TransferUpdate {
   if (result.ok && !(cancelled && kind === 'backup')) return completeRun(at, result.results);
-  return failOrCancel(at, { cancelled, error: result.ok ? '' : result.error }, ['running'], fields);
+  return failOrCancel(at, { cancelled, error: result.ok ? '' : result.error }, 'running', fields);
 }
 
 /** A user's cancel of a pending transfer: cancelled at once (no worker has it yet). */
 export function cancelPending(at: string): TransferUpdate {
-  return moveTo('cancelled', { finishedAt: at, cancelRequested: true }, ['pending']);
+  return moveTo('cancelled', { finishedAt: at, cancelRequested: true }, 'pending');
 }
 
 /** A user's cancel of a running transfer: its worker sees the flag, stops, and records `cancelled` itself. */
 export function askToCancel(): TransferUpdate {
-  return { patch: { cancelRequested: true }, expect: ['running'] };
+  return whileStatus('running', { cancelRequested: true });
 }
 
-/** Progress, heartbeat or results written while the transfer stays `status`. */
-export function whileStatus(status: 'pending' | 'running', fields: TransferFields): TransferUpdate {
+/** Progress, heartbeat or results written while the transfer stays `status` (an active one). */
+export function whileStatus(status: TransferStatus, fields: TransferFields): TransferUpdate {
+  if (!isActive(status)) throw new Error(`A ${status} transfer takes no more progress`);
   return { patch: fields, expect: [status] };
 }
 

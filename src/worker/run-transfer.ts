@@ -107,7 +107,7 @@ async function runSafetyBackup(
       cancelled: signal.aborted || status === 'cancelled',
       error: `The safety backup ${ref.id} of ${t.database} did not complete (${status}); ${t.database} was not touched`,
     },
-    ['pending'],
+    'pending',
   );
   const ended = await applyUpdate(deps.catalog, t, end);
   log.warn('safety backup did not complete; the target was left alone', { safetyBackup: ref.id, status });

@@ -74,7 +74,7 @@ export async function launchOverwrite(
     const failed = await applyUpdate(
       deps.catalog,
       backup,
-      failTransfer(deps.clock.now().toISOString(), `Not taken: ${launched.id} could not start`, ['pending']),
+      failTransfer(deps.clock.now().toISOString(), `Not taken: ${launched.id} could not start`, 'pending'),
     );
     if (failed) await afterTransferFinished(deps, failed);
   }

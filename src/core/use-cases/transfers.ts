@@ -4,7 +4,6 @@ import { errorMessage } from '../logger.js';
 import { parseAppName } from '../names.js';
 import type { TransferPage } from '../ports.js';
 import {
-  ACTIVE_STATUSES,
   applyUpdate,
   askToCancel,
   attachTask,
@@ -40,9 +39,11 @@ export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Trans
     const failed = await applyUpdate(
       deps.catalog,
       t,
-      failTransfer(deps.clock.now().toISOString(), `Could not start the worker: ${errorMessage(e)}`, [
+      failTransfer(
+        deps.clock.now().toISOString(),
+        `Could not start the worker: ${errorMessage(e)}`,
         'pending',
-      ]),
+      ),
     );
     if (failed) await afterTransferFinished(deps, failed);
     return failed ?? t;
@@ -218,11 +219,10 @@ export async function reconcileStoppedTask(
     return t;
   }
   const exit = input.exitCode === undefined ? '' : ` (exit code ${input.exitCode})`;
-  const end = failOrCancel(
-    deps.clock.now().toISOString(),
-    { cancelled: t.cancelRequested, error: `The worker stopped before finishing: ${input.reason}${exit}` },
-    ACTIVE_STATUSES,
-  );
+  const end = failOrCancel(deps.clock.now().toISOString(), {
+    cancelled: t.cancelRequested,
+    error: `The worker stopped before finishing: ${input.reason}${exit}`,
+  });
   const updated = await applyUpdate(deps.catalog, t, end);
   if (!updated) return reconcileStoppedTask(deps, input); // the worker finished meanwhile
   if (t.kind === 'backup' && t.target.type === 'blob') await deps.blobs.delete(t.target.key);

@@ -82,7 +82,7 @@ async function failStuckTransfers(deps: CoreDeps): Promise<WatchdogResult['stuck
     const end = failOrCancel(
       now.toISOString(),
       { cancelled: t.cancelRequested, error: `Watchdog: ${reason}` },
-      [t.status],
+      t.status,
     );
     const updated = await applyUpdate(deps.catalog, t, end);
     if (!updated) continue;

@@ -52,16 +52,19 @@ describe('transfer lifecycle helpers', () => {
   });
 
   it('refuse a move the table forbids: that is a bug, not a race', () => {
-    expect(() => failTransfer(AT, 'boom', ['completed'])).toThrow(/cannot become failed from completed/);
-    expect(() => failOrCancel(AT, { cancelled: true, error: 'x' }, [])).toThrow(/cannot become cancelled/);
+    expect(() => failTransfer(AT, 'boom', 'completed')).toThrow(/cannot become failed from completed/);
+    expect(() => failOrCancel(AT, { cancelled: true, error: 'x' }, 'cancelled')).toThrow(
+      /cannot become cancelled from cancelled/,
+    );
+    expect(() => whileStatus('failed', { heartbeatAt: AT })).toThrow(/takes no more progress/);
   });
 
   it('fail, or cancel when a cancel was asked for', () => {
-    expect(failOrCancel(AT, { cancelled: true, error: 'gone' }, ['running']).patch).toEqual({
+    expect(failOrCancel(AT, { cancelled: true, error: 'gone' }, 'running').patch).toEqual({
       status: 'cancelled',
       finishedAt: AT,
     });
-    expect(failOrCancel(AT, { cancelled: undefined, error: 'gone' }, ['pending'])).toEqual({
+    expect(failOrCancel(AT, { cancelled: undefined, error: 'gone' }, 'pending')).toEqual({
       patch: { status: 'failed', finishedAt: AT, error: 'gone' },
       expect: ['pending'],
     });
