@@ -1,5 +1,5 @@
 import { type ErrorCode, isPgBackupsError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { errorDetails, type Logger } from '../core/logger.js';
 import { type ApiResponse, json } from './http.js';
 
 /** The one place typed errors become HTTP statuses. */
@@ -16,8 +16,8 @@ export function errorResponse(e: unknown, log: Logger): ApiResponse {
   if (isPgBackupsError(e)) {
     return json(STATUS[e.code], { error: { code: e.code, message: e.message } });
   }
-  // Unexpected errors are logged in full but answered generically: their text may name internals.
-  log.error('unhandled error', { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+  // Unexpected errors are logged in full (stack and causes) but answered generically: their text may name internals.
+  log.error('unhandled error', errorDetails(e));
   return json(500, {
     error: {
       code: 'internal',

@@ -2,6 +2,7 @@
  * Following a transfer until it ends, as `heroku pg:backups:capture` does: on a terminal a status line with the
  * processed size and the newest log line; with `--verbose` every log line once; Ctrl-C stops watching only.
  */
+import { isFinished as isFinishedStatus } from '../core/transfer.js';
 import { type Context, cmd, err, getTransfer } from './command.js';
 import { ApiError, EXIT } from './errors.js';
 import { formatBytes, logLine } from './format.js';
@@ -13,8 +14,7 @@ export const MIN_WAIT_SECONDS = 0.2;
 /** Consecutive failed polls tolerated before giving up (Heroku tolerates about 21). */
 const MAX_POLL_FAILURES = 20;
 
-const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
-export const isFinished = (t: TransferJson): boolean => TERMINAL.has(t.status);
+export const isFinished = (t: TransferJson): boolean => isFinishedStatus(t.status);
 
 export interface FollowOptions {
   /** `Backing up ⛁ DATABASE to b005`: the status line's text. */

@@ -82,7 +82,8 @@ export interface Catalog {
   /**
    * Applies `patch`. When `expectStatus` is given the write happens only if the current status is one of them;
    * returns the updated transfer, or undefined when the condition did not hold (or the transfer is gone, or is a
-   * mirror: a copy's state is written only on the copy itself).
+   * mirror: a copy's state is written only on the copy itself). Status changes are built, patch and condition
+   * together, by the lifecycle helpers of src/core/transfer.ts.
    */
   updateTransfer(
     app: string,

@@ -1,5 +1,6 @@
-import { ConflictError, ValidationError } from './errors.js';
+import { ValidationError } from './errors.js';
 import type { TransferRef } from './mirror.js';
+import type { Catalog } from './ports.js';
 
 export type TransferKind = 'backup' | 'restore' | 'copy';
 /**
@@ -7,10 +8,14 @@ export type TransferKind = 'backup' | 'restore' | 'copy';
  * kept 7 days, not counted against the manual limit).
  */
 export type TransferType = 'manual' | 'scheduled' | 'safety';
-export type TransferStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+/** Every status, in lifecycle order (the API's enum). */
+export const TRANSFER_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type TransferStatus = (typeof TRANSFER_STATUSES)[number];
 
-export const TERMINAL_STATUSES: readonly TransferStatus[] = ['completed', 'failed', 'cancelled'];
+/** Not finished: a worker may still be running it (the catalog's sparse index of active transfers holds these). */
 export const ACTIVE_STATUSES: readonly TransferStatus[] = ['pending', 'running'];
+/** Final: no transition leaves these. */
+export const FINISHED_STATUSES: readonly TransferStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** Where a transfer reads from. Never holds a credential: databases are referred to by attachment name. */
 export type TransferSource =
@@ -150,6 +155,10 @@ export function parseTransferId(input: unknown): number {
   return num;
 }
 
+/**
+ * The lifecycle: pending → running → completed, and failed or cancelled from either active status. Every status
+ * write is built by one of the helpers below, which derive the write's condition from this table.
+ */
 const ALLOWED: Record<TransferStatus, readonly TransferStatus[]> = {
   pending: ['running', 'failed', 'cancelled'],
   running: ['completed', 'failed', 'cancelled'],
@@ -162,19 +171,126 @@ export function canTransition(from: TransferStatus, to: TransferStatus): boolean
   return ALLOWED[from].includes(to);
 }
 
-/** The statuses from which `to` may be reached: used as the catalog's write condition. */
+/** The statuses from which `to` may be reached. */
 export function statusesLeadingTo(to: TransferStatus): TransferStatus[] {
   return (Object.keys(ALLOWED) as TransferStatus[]).filter((from) => ALLOWED[from].includes(to));
 }
 
-export function assertTransition(t: Pick<Transfer, 'id' | 'status'>, to: TransferStatus): void {
-  if (!canTransition(t.status, to)) {
-    throw new ConflictError(`Transfer ${t.id} is ${t.status} and cannot become ${to}`);
-  }
+export function isFinished(status: TransferStatus): boolean {
+  return FINISHED_STATUSES.includes(status);
 }
 
-export function isTerminal(status: TransferStatus): boolean {
-  return TERMINAL_STATUSES.includes(status);
+export function isActive(status: TransferStatus): boolean {
+  return ACTIVE_STATUSES.includes(status);
+}
+
+/**
+ * A conditional write to a transfer: `patch` applies only while its status is one of `expect` (the condition
+ * `Catalog.updateTransfer` checks), so a transfer cancelled, reaped or finished meanwhile is never overwritten.
+ */
+export interface TransferUpdate {
+  readonly patch: TransferPatch;
+  readonly expect: readonly TransferStatus[];
+}
+
+/** Fields written alongside a status change (never the status itself: the helper sets it). */
+export type TransferFields = Omit<TransferPatch, 'status'>;
+
+/**
+ * A move to `to` from `seen`, the status the caller read (default: any status that may lead there). A move the
+ * table forbids is a bug, not a race: races are what the write's condition settles.
+ */
+function moveTo(to: TransferStatus, fields: TransferFields, seen?: TransferStatus): TransferUpdate {
+  if (seen !== undefined && !canTransition(seen, to)) {
+    throw new Error(`A transfer cannot become ${to} from ${seen}`);
+  }
+  return { patch: { ...fields, status: to }, expect: seen === undefined ? statusesLeadingTo(to) : [seen] };
+}
+
+/** The worker takes a pending transfer: running, with its first heartbeat. */
+export function startRun(at: string): TransferUpdate {
+  return moveTo('running', { startedAt: at, heartbeatAt: at }, 'pending');
+}
+
+/** The worker recorded its results: completed. */
+export function completeRun(at: string, results: TransferFields = {}): TransferUpdate {
+  return moveTo('completed', { ...results, finishedAt: at }, 'running');
+}
+
+/** Failed with `error`, from the status the caller saw (default: either active one). */
+export function failTransfer(
+  at: string,
+  error: string,
+  seen?: TransferStatus,
+  fields: TransferFields = {},
+): TransferUpdate {
+  return moveTo('failed', { ...fields, finishedAt: at, error }, seen);
+}
+
+/**
+ * The end of a transfer that did not complete: cancelled when a cancel was asked for (the failure is then the
+ * cancel's own doing, e.g. the killed child), otherwise failed with `error`. The worker, the reconciler of stopped
+ * tasks and the watchdog all end transfers this way.
+ */
+export function failOrCancel(
+  at: string,
+  end: { readonly cancelled: boolean | undefined; readonly error: string },
+  seen?: TransferStatus,
+  fields: TransferFields = {},
+): TransferUpdate {
+  return end.cancelled
+    ? moveTo('cancelled', { ...fields, finishedAt: at }, seen)
+    : failTransfer(at, end.error, seen, fields);
+}
+
+/** What a worker's pipeline came to: its results, or the error it failed with. */
+export type RunResult =
+  | { readonly ok: true; readonly results: TransferFields }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * The write that ends a worker's run. A cancel wins over a failure, and over a completed backup (its object can
+ * still be discarded), but not over a completed restore or copy: what was committed cannot be undone.
+ */
+export function finishRun(
+  kind: TransferKind,
+  at: string,
+  result: RunResult,
+  cancelled: boolean,
+  fields: TransferFields = {},
+): TransferUpdate {
+  if (result.ok && !(cancelled && kind === 'backup')) return completeRun(at, result.results);
+  return failOrCancel(at, { cancelled, error: result.ok ? '' : result.error }, 'running', fields);
+}
+
+/** A user's cancel of a pending transfer: cancelled at once (no worker has it yet). */
+export function cancelPending(at: string): TransferUpdate {
+  return moveTo('cancelled', { finishedAt: at, cancelRequested: true }, 'pending');
+}
+
+/** A user's cancel of a running transfer: its worker sees the flag, stops, and records `cancelled` itself. */
+export function askToCancel(): TransferUpdate {
+  return whileStatus('running', { cancelRequested: true });
+}
+
+/** Progress, heartbeat or results written while the transfer stays `status` (an active one). */
+export function whileStatus(status: TransferStatus, fields: TransferFields): TransferUpdate {
+  if (!isActive(status)) throw new Error(`A ${status} transfer takes no more progress`);
+  return { patch: fields, expect: [status] };
+}
+
+/** Where the worker runs, recorded once it started, whichever active status the worker has reached. */
+export function attachTask(taskRef: string): TransferUpdate {
+  return { patch: { taskRef }, expect: ACTIVE_STATUSES };
+}
+
+/** Applies `update` to transfer `ref`: the updated transfer, or undefined when its condition did not hold. */
+export function applyUpdate(
+  catalog: Pick<Catalog, 'updateTransfer'>,
+  ref: Pick<Transfer, 'app' | 'num'>,
+  update: TransferUpdate,
+): Promise<Transfer | undefined> {
+  return catalog.updateTransfer(ref.app, ref.num, update.patch, update.expect);
 }
 
 /** Keeps the newest lines, each bounded, so a chatty pg_dump --verbose cannot outgrow a DynamoDB item. */

@@ -82,6 +82,7 @@ class AppendingStore extends FilesystemStore {
         s.n = n;
         s.size = offset + size;
       } catch (e) {
+        // Silent: the write's own error is what the caller needs; the next write starts at this offset anyway.
         await truncate(data, offset).catch(() => {});
         throw e;
       } finally {

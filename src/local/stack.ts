@@ -101,6 +101,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      // Silent on release: a lock file already gone holds nothing any more.
       return () => unlink(path).catch(() => {});
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -110,6 +111,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
           `Another pgbackups local stack (pid ${pid}) is using the data directory ${dataDir}. Stop it (Ctrl-C in its terminal), or give this one its own directory: PGBACKUPS_DATA_DIR=.pgbackups-2 npm run local`,
         );
       }
+      // Silent: if the stale lock cannot be removed, the next attempt to take it says so.
       await unlink(path).catch(() => {});
     }
   }

@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import { errorMessage } from '../core/logger.js';
+import { bestEffort, errorMessage } from '../core/logger.js';
 import { archiveFormatWrittenBy, oldestPgRestoreFor } from '../core/pg-compat.js';
 import type { TransferPatch } from '../core/transfer.js';
 import { type Connection, inspectServer, type PipelineContext, toolError } from './context.js';
@@ -120,7 +120,7 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
       ctx.tlog.info('pg_dump finished successfully');
     },
   });
-  // The upload's rejection carries the error; this pipeline only moves bytes with backpressure.
+  // Silent on purpose: the upload's rejection carries the error; this pipeline only moves bytes with backpressure.
   pipeline(dump.child.stdout!, body).catch(() => {});
   const stop = () => dump.stop();
   ctx.signal.addEventListener('abort', stop, { once: true });
@@ -130,14 +130,14 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
   } catch (e) {
     dump.stop();
     await dump.exited;
-    await deps.blobs.delete(key).catch(() => {});
+    await bestEffort(ctx.log, 'delete the partial backup object', deps.blobs.delete(key));
     ctx.signal.throwIfAborted();
     if (dumpFailure) {
       ctx.tlog.error('pg_dump finished with errors');
       throw dumpFailure;
     }
     ctx.tlog.error('upload finished with errors');
-    throw new Error(`Upload of the backup failed: ${errorMessage(e)}`);
+    throw new Error(`Upload of the backup failed: ${errorMessage(e)}`, { cause: e });
   } finally {
     ctx.signal.removeEventListener('abort', stop);
   }
@@ -146,7 +146,7 @@ export async function capture(ctx: PipelineContext): Promise<TransferPatch> {
   const sha256 = body.sha256!;
   const stored = await deps.blobs.head(key);
   if (stored?.bytes !== body.bytes) {
-    await deps.blobs.delete(key).catch(() => {});
+    await bestEffort(ctx.log, 'delete the incomplete backup object', deps.blobs.delete(key));
     throw new Error(`The stored backup has ${stored?.bytes ?? 'no'} bytes but ${body.bytes} were uploaded`);
   }
   ctx.tlog.info(`backup stored: ${body.bytes} bytes, sha256 ${sha256}`);

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { NotFoundError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BlobStore, Catalog, Clock, DatabaseHostGuard, Secrets } from '../core/ports.js';
 import type { Transfer, TransferPatch } from '../core/transfer.js';
@@ -77,7 +78,9 @@ export async function connectTo(
   database: string,
 ): Promise<Connection> {
   const attachment = await deps.catalog.getDatabase(app, database);
-  if (!attachment || attachment.removedAt) throw new Error(`Database ${database} is not attached to ${app}`);
+  if (!attachment || attachment.removedAt) {
+    throw new NotFoundError(`Database ${database} is not attached to ${app}`);
+  }
   const url = await deps.secrets.get(attachment.secretRef);
   const env = await vettedLibpqEnv(url, deps.databaseHosts);
   secrets.push(...secretsOf(url, env));

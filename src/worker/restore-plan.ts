@@ -18,7 +18,7 @@ import { type FileHandle, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { workerTmpDir } from '../config/worker-env.js';
-import { errorMessage } from '../core/logger.js';
+import { bestEffort, errorMessage } from '../core/logger.js';
 import type { Connection, PipelineContext } from './context.js';
 import { childEnv } from './libpq-env.js';
 import type { PgClient } from './pg-clients.js';
@@ -212,6 +212,7 @@ export async function readArchiveHead(
       }
     }
   }
+  // Silent on purpose: pg_restore reads the file back through the page cache, so a failed fsync loses nothing.
   await handle.sync().catch(() => {});
   async function* replay(): AsyncGenerator<Buffer> {
     for await (const chunk of createReadStream(file, { end: written - 1 })) yield chunk as Buffer;
@@ -349,9 +350,11 @@ export async function prepareRestore(
     } catch (e) {
       ctx.signal.throwIfAborted();
       ctx.tlog.error("could not read the archive's table of contents");
-      throw new Error(`Reading the archive's table of contents failed: ${errorMessage(e)}; ${UNCHANGED}`);
+      throw new Error(`Reading the archive's table of contents failed: ${errorMessage(e)}; ${UNCHANGED}`, {
+        cause: e,
+      });
     } finally {
-      await handle.close().catch(() => {});
+      await bestEffort(ctx.log, 'close the archive head file', handle.close());
     }
     const keep = opts.keep ?? [];
     const facts = await inspectTarget(ctx, target, keep);

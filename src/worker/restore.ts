@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { errorMessage } from '../core/logger.js';
+import { bestEffort, errorMessage } from '../core/logger.js';
 import { archiveFormatWrittenBy, majorOf } from '../core/pg-compat.js';
-import type { TransferPatch } from '../core/transfer.js';
+import { applyUpdate, type TransferPatch, whileStatus } from '../core/transfer.js';
 import { peekArchiveHeader } from './archive-peek.js';
 import { chooseCompression, dumpError, startDump } from './capture.js';
 import { CommitGate, UnrestrictedScriptError } from './commit-gate.js';
@@ -162,9 +162,12 @@ async function restoreArchive(
       // or reconciler gave up on it) must not overwrite a target the API already reports as untouched. Only a
       // write conditional on `running` counts; an unreachable catalog means no COMMIT either.
       const t = ctx.transfer;
-      const still = await ctx.deps.catalog
-        .updateTransfer(t.app, t.num, { heartbeatAt: ctx.deps.clock.now().toISOString() }, ['running'])
-        .catch(() => undefined);
+      const beat = whileStatus('running', { heartbeatAt: ctx.deps.clock.now().toISOString() });
+      const still = await bestEffort(
+        ctx.log,
+        'confirm the transfer is still running',
+        applyUpdate(ctx.deps.catalog, t, beat),
+      );
       if (!still || still.cancelRequested) {
         failure ??= `The transfer was ended elsewhere before it could commit (${still ? 'cancel requested' : 'no longer running'}); ${UNCHANGED}`;
         return false;
@@ -226,7 +229,7 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
     ctx.tlog.info(`restoring ${src.id} (${src.bytes} bytes) into ${t.target.database}`);
     const stream = await deps.blobs.download(src.key).catch((e: unknown) => {
       ctx.tlog.error('download finished with errors');
-      throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`);
+      throw new Error(`Could not read backup ${src.id}: ${errorMessage(e)}`, { cause: e });
     });
     source = {
       stream,
@@ -277,7 +280,7 @@ export async function restore(ctx: PipelineContext): Promise<TransferPatch> {
   } catch (e) {
     source.stop();
     ctx.tlog.error(`not restored: ${errorMessage(e)}`);
-    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`, { cause: e });
   }
   ctx.tlog.info(`restoring with the PostgreSQL ${client.major} client`);
   if (t.finishOf && src.type === 'backup') {
@@ -333,7 +336,7 @@ export async function copy(ctx: PipelineContext): Promise<TransferPatch> {
     ]);
   } catch (e) {
     ctx.tlog.error(`not copied: ${errorMessage(e)}`);
-    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`);
+    throw new Error(`${errorMessage(e)}; ${UNCHANGED}`, { cause: e });
   }
   const early: TransferPatch = {
     sourceBytes: sourceServer.sizeBytes,

@@ -4,8 +4,20 @@
  * the status it expects, so a transfer cancelled or reaped meanwhile is never overwritten.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errorMessage, type Logger } from '../core/logger.js';
-import type { Transfer, TransferPatch, TransferStatus } from '../core/transfer.js';
+import { NotFoundError } from '../core/errors.js';
+import { bestEffort, errorMessage, type Logger } from '../core/logger.js';
+import {
+  applyUpdate,
+  canTransition,
+  failOrCancel,
+  finishRun,
+  type RunResult,
+  startRun,
+  type Transfer,
+  type TransferPatch,
+  type TransferStatus,
+  whileStatus,
+} from '../core/transfer.js';
 import { capture } from './capture.js';
 import {
   connectTo,
@@ -41,9 +53,9 @@ export async function runTransfer(
   opts: WorkerOptions = {},
 ): Promise<TransferStatus> {
   const found = await deps.catalog.getTransfer(ref.app, ref.num);
-  if (!found) throw new Error(`Transfer ${ref.num} not found for ${ref.app}`);
+  if (!found) throw new NotFoundError(`Transfer ${ref.num} not found for ${ref.app}`);
   const log = deps.log.child({ app: found.app, transfer: found.id });
-  if (found.status !== 'pending') {
+  if (!canTransition(found.status, 'running')) {
     log.info('transfer is not pending; nothing to do', { status: found.status });
     return found.status;
   }
@@ -51,13 +63,7 @@ export async function runTransfer(
     const taken = await runSafetyBackup(deps, found, signal, opts, log);
     if (taken !== 'completed') return taken;
   }
-  const startedAt = deps.clock.now().toISOString();
-  const running = await deps.catalog.updateTransfer(
-    ref.app,
-    ref.num,
-    { status: 'running', startedAt, heartbeatAt: startedAt },
-    ['pending'],
-  );
+  const running = await applyUpdate(deps.catalog, found, startRun(deps.clock.now().toISOString()));
   if (!running) {
     const now = await deps.catalog.getTransfer(ref.app, ref.num);
     log.info('transfer changed before it could start; nothing to do', { status: now?.status });
@@ -82,7 +88,11 @@ async function runSafetyBackup(
   log.info('capturing the safety backup of the target first', { safetyBackup: ref.id, database: t.database });
   const beat = setInterval(() => {
     const heartbeatAt = deps.clock.now().toISOString();
-    deps.catalog.updateTransfer(t.app, t.num, { heartbeatAt }, ['pending']).catch(() => {});
+    void bestEffort(
+      log,
+      'report the heartbeat',
+      applyUpdate(deps.catalog, t, whileStatus('pending', { heartbeatAt })),
+    );
   }, opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS);
   let status: TransferStatus;
   try {
@@ -91,24 +101,20 @@ async function runSafetyBackup(
     clearInterval(beat);
   }
   if (status === 'completed') return status;
-  const finishedAt = deps.clock.now().toISOString();
-  const cancelled = signal.aborted || status === 'cancelled';
-  const patch: TransferPatch = cancelled
-    ? { status: 'cancelled', finishedAt }
-    : {
-        status: 'failed',
-        finishedAt,
-        error: `The safety backup ${ref.id} of ${t.database} did not complete (${status}); ${t.database} was not touched`,
-      };
-  const ended = await deps.catalog.updateTransfer(t.app, t.num, patch, ['pending']);
+  const end = failOrCancel(
+    deps.clock.now().toISOString(),
+    {
+      cancelled: signal.aborted || status === 'cancelled',
+      error: `The safety backup ${ref.id} of ${t.database} did not complete (${status}); ${t.database} was not touched`,
+    },
+    'pending',
+  );
+  const ended = await applyUpdate(deps.catalog, t, end);
   log.warn('safety backup did not complete; the target was left alone', { safetyBackup: ref.id, status });
-  return ended?.status ?? (await deps.catalog.getTransfer(t.app, t.num))?.status ?? patch.status ?? 'failed';
+  return (
+    ended?.status ?? (await deps.catalog.getTransfer(t.app, t.num))?.status ?? end.patch.status ?? 'failed'
+  );
 }
-
-type Outcome =
-  | { status: 'completed'; patch: TransferPatch }
-  | { status: 'failed'; error: string }
-  | { status: 'cancelled' };
 
 class TransferRun {
   private readonly tlog: TransferLog;
@@ -136,27 +142,23 @@ class TransferRun {
     if (t.cancelRequested) this.requestCancel('cancel requested');
     const ticker = this.runTicker();
 
-    let outcome: Outcome;
+    let result: RunResult;
+    let cancelled: boolean;
     try {
       this.cancel.signal.throwIfAborted();
       const clients = this.opts.clients ?? (await discoverPgClients(this.opts.pgBinDirs));
-      const patch = await this.pipeline()(this.context(clients));
-      outcome = { status: 'completed', patch };
+      result = { ok: true, results: await this.pipeline()(this.context(clients)) };
+      cancelled = this.cancel.signal.aborted;
     } catch (e) {
-      const message = redact(errorMessage(e), this.secrets);
-      outcome = this.cancel.signal.aborted ? { status: 'cancelled' } : { status: 'failed', error: message };
-      if (outcome.status === 'failed') this.log.error('transfer failed', { error: message });
+      result = { ok: false, error: redact(errorMessage(e), this.secrets) };
+      cancelled = this.cancel.signal.aborted;
+      if (!cancelled) this.log.error('transfer failed', { error: result.error });
     } finally {
       this.signal.removeEventListener('abort', onSignal);
     }
-    // A backup's object can still be discarded when the cancel arrived during the last steps; a committed
-    // restore cannot be undone, so it stays completed.
-    if (outcome.status === 'completed' && t.kind === 'backup' && this.cancel.signal.aborted) {
-      outcome = { status: 'cancelled' };
-    }
     this.stopTicker.abort();
     await ticker;
-    return this.finish(outcome);
+    return this.finish(result, cancelled);
   }
 
   private pipeline(): (ctx: PipelineContext) => Promise<TransferPatch> {
@@ -185,7 +187,7 @@ class TransferRun {
         this.processedBytes = total;
       },
       record: async (patch) => {
-        await this.deps.catalog.updateTransfer(this.transfer.app, this.transfer.num, patch, ['running']);
+        await applyUpdate(this.deps.catalog, this.transfer, whileStatus('running', patch));
       },
       connect: (app, database) => connectTo(this.deps, this.secrets, app, database),
     };
@@ -201,7 +203,6 @@ class TransferRun {
   /** Heartbeat, progress and logs every interval; also how a `cancelRequested` set by the API reaches us. */
   private async runTicker(): Promise<void> {
     const interval = this.opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
-    const { app, num } = this.transfer;
     while (!this.stopTicker.signal.aborted) {
       try {
         await sleep(interval, undefined, { signal: this.stopTicker.signal });
@@ -210,11 +211,10 @@ class TransferRun {
       }
       try {
         const now = this.deps.clock.now().toISOString();
-        const t = await this.deps.catalog.updateTransfer(
-          app,
-          num,
-          { processedBytes: this.processedBytes, heartbeatAt: now },
-          ['running'],
+        const t = await applyUpdate(
+          this.deps.catalog,
+          this.transfer,
+          whileStatus('running', { processedBytes: this.processedBytes, heartbeatAt: now }),
         );
         if (!t) this.requestCancel('the transfer is no longer running');
         else if (t.cancelRequested) this.requestCancel('cancel requested');
@@ -233,44 +233,42 @@ class TransferRun {
     this.tlog.markFlushed(version);
   }
 
-  private async finish(outcome: Outcome): Promise<TransferStatus> {
+  private async finish(result: RunResult, cancelled: boolean): Promise<TransferStatus> {
     const { app, num, kind, target } = this.transfer;
-    const finishedAt = this.deps.clock.now().toISOString();
-    let patch: TransferPatch;
-    if (outcome.status === 'completed') {
-      this.tlog.info(`${kind} completed`);
-      patch = { ...outcome.patch, status: 'completed', finishedAt };
-    } else if (outcome.status === 'cancelled') {
-      this.tlog.warn(`${kind} cancelled`);
-      patch = { status: 'cancelled', finishedAt, processedBytes: this.processedBytes };
-    } else {
-      this.tlog.error(outcome.error);
-      patch = { status: 'failed', error: outcome.error, finishedAt, processedBytes: this.processedBytes };
-    }
+    const end = finishRun(kind, this.deps.clock.now().toISOString(), result, cancelled, {
+      processedBytes: this.processedBytes,
+    });
+    const { patch } = end;
+    const status = patch.status as TransferStatus;
+    if (status === 'completed') this.tlog.info(`${kind} completed`);
+    else if (status === 'cancelled') this.tlog.warn(`${kind} cancelled`);
+    else this.tlog.error(patch.error ?? `${kind} failed`);
     // Logs first: whoever sees the terminal status must also see why.
-    await this.flushLogs().catch((e) => this.log.warn('final log write failed', { error: errorMessage(e) }));
-    if (kind === 'backup' && target.type === 'blob' && outcome.status !== 'completed') {
-      await this.deps.blobs.delete(target.key).catch(() => {});
-    }
-    const written = await this.deps.catalog.updateTransfer(app, num, patch, ['running']);
+    await bestEffort(this.log, 'write the final log lines', this.flushLogs());
+    const discard = async () => {
+      if (kind === 'backup' && target.type === 'blob')
+        await bestEffort(this.log, 'delete the backup object', this.deps.blobs.delete(target.key));
+    };
+    if (status !== 'completed') await discard();
+    const written = await applyUpdate(this.deps.catalog, this.transfer, end);
     if (!written) {
       // Cancelled or reaped meanwhile: that status stands, and a backup nobody will list must not linger.
-      if (kind === 'backup' && target.type === 'blob')
-        await this.deps.blobs.delete(target.key).catch(() => {});
+      await discard();
       const now = await this.deps.catalog.getTransfer(app, num);
       // Deleted meanwhile (delete of a running backup): the log lines just flushed must not outlive it.
-      if (!now) await this.deps.catalog.deleteTransfer(app, num).catch(() => {});
+      if (!now)
+        await bestEffort(this.log, 'delete the log lines', this.deps.catalog.deleteTransfer(app, num));
       this.log.warn('transfer changed while running; final status not written', {
         wanted: patch.status,
         status: now?.status,
       });
-      return now?.status ?? outcome.status;
+      return now?.status ?? status;
     }
     this.log.info('transfer finished', {
       status: patch.status,
       processedBytes: patch.processedBytes,
       backupBytes: patch.backupBytes,
     });
-    return outcome.status;
+    return status;
   }
 }

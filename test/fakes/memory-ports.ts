@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { SecretNotFoundError } from '../../src/core/errors.js';
 import type {
   Alert,
   BlobStore,
@@ -20,7 +21,7 @@ export class MemorySecrets implements Secrets {
   }
   async get(ref: string) {
     const v = this.values.get(ref);
-    if (v === undefined) throw new Error(`No secret ${ref}`);
+    if (v === undefined) throw new SecretNotFoundError(ref);
     return v;
   }
   async delete(ref: string) {

@@ -197,7 +197,7 @@ export class DynamoDbCatalog implements Catalog {
       );
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException)
-        throw new ConflictError(`Transfer ${t.id} already exists`);
+        throw new ConflictError(`Transfer ${t.id} already exists`, { cause: e });
       throw e;
     }
   }

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type { AppAccessVerifier } from '../../api/app-access.js';
 import type { ApiRequest } from '../../api/http.js';
-import { ForbiddenError } from '../../core/errors.js';
+import { ForbiddenError, NotFoundError } from '../../core/errors.js';
 import { errorMessage, type Logger } from '../../core/logger.js';
 
 /** The action API Gateway checks for every route of an IAM-authorized HTTP API. */
@@ -50,9 +50,10 @@ export function iamAppAccess(opts: { readonly client: IAMClient; readonly log: L
   const { client, log } = opts;
   return {
     async verify(req: ApiRequest, app: string): Promise<void> {
-      const denied = (why: string) =>
+      const denied = (why: string, cause?: unknown) =>
         new ForbiddenError(
           `Access to ${app} was not granted: ${why}. Grant execute-api:Invoke on this API's /v1/apps/${app}/* to your IAM user or role`,
+          cause === undefined ? undefined : { cause },
         );
       const caller = req.caller;
       if (!caller || !req.executeApiArn) throw denied('the request carries no IAM identity');
@@ -70,7 +71,7 @@ export function iamAppAccess(opts: { readonly client: IAMClient; readonly log: L
             ? principal.arn
             : (await client.send(new GetRoleCommand({ RoleName: principal.name }))).Role?.Arn;
         if (!policySourceArn)
-          throw new Error(`role ${principal.kind === 'role' ? principal.name : ''} not found`);
+          throw new NotFoundError(`role ${principal.kind === 'role' ? principal.name : ''} not found`);
         const context: ContextEntry[] = [
           {
             ContextKeyName: 'aws:PrincipalArn',
@@ -113,7 +114,7 @@ export function iamAppAccess(opts: { readonly client: IAMClient; readonly log: L
         if (e instanceof ForbiddenError) throw e;
         // Refused, not failed open: a caller IAM cannot vouch for does not reach another app.
         log.error('cross-app access check failed', { app, error: errorMessage(e) });
-        throw denied('IAM could not be asked (see the API logs)');
+        throw denied('IAM could not be asked (see the API logs)', e);
       }
     },
   };

@@ -177,7 +177,7 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
           const part = nextPart++;
           const full = fill;
           chain = chain.then(() => sendPart(part, full, full));
-          chain.catch(() => {});
+          chain.catch(() => {}); // observed where the queue or the end awaits it
           queued.push(chain);
           fill = acquire(opts.partSize(nextPart));
           filled = 0;
@@ -219,7 +219,7 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
     );
     return { bytes: total, parts: parts.length };
   } catch (e) {
-    await chain.catch(() => {});
+    await chain.catch(() => {}); // settled only: the error thrown below is the one to report
     if (uploadId) {
       // Best effort (s3rver has no AbortMultipartUpload); the bucket's lifecycle rule reaps what is left.
       await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});

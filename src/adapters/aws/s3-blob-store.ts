@@ -53,7 +53,8 @@ export class S3BlobStore implements BlobStore {
       });
       return { bytes };
     } catch (e) {
-      // A small body is sent as a single PutObject; make sure a failed transfer leaves nothing behind.
+      // A small body is sent as a single PutObject; make sure a failed transfer leaves nothing behind. Silent: the
+      // upload's error is what the caller needs, and the worker deletes the key again, logging a failure.
       await this.delete(key).catch(() => {});
       throw e;
     }

@@ -9,7 +9,7 @@ import {
   RestoreSecretCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { NotFoundError } from '../../core/errors.js';
+import { SecretNotFoundError } from '../../core/errors.js';
 import type { Secrets } from '../../core/ports.js';
 
 export interface SecretsManagerSecretsOptions {
@@ -54,7 +54,7 @@ export class SecretsManagerSecrets implements Secrets {
         const out = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: url }));
         return requireArn(out.ARN, app, database);
       }
-      if (e instanceof InvalidRequestException && /scheduled for deletion/i.test(e.message)) {
+      if (isScheduledForDeletion(e)) {
         // Re-attaching within the recovery window of a removed database: bring the secret back first.
         await client.send(new RestoreSecretCommand({ SecretId: name }));
         const out = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: url }));
@@ -72,8 +72,10 @@ export class SecretsManagerSecrets implements Secrets {
       if (out.SecretString === undefined) throw new Error(`Secret ${ref} has no string value`);
       return out.SecretString;
     } catch (e) {
-      if (e instanceof ResourceNotFoundException) {
-        throw new NotFoundError(`Connection secret ${ref} not found: attach the database again`);
+      // A deleted secret waits out its recovery window, and reading it meanwhile is an InvalidRequestException:
+      // for the caller it is gone all the same.
+      if (e instanceof ResourceNotFoundException || isScheduledForDeletion(e)) {
+        throw new SecretNotFoundError(ref, { cause: e });
       }
       throw e;
     }
@@ -99,5 +101,9 @@ function requireArn(arn: string | undefined, app: string, database: string): str
     throw new Error(`Secrets Manager returned no ARN for the connection secret of ${database} in ${app}`);
   return arn;
 }
+
+/** Secrets Manager's words for a secret in its recovery window ("scheduled for" / "marked for deletion"). */
+const isScheduledForDeletion = (e: unknown) =>
+  e instanceof InvalidRequestException && /(scheduled|marked) for deletion/i.test(e.message);
 
 const errorName = (e: unknown) => (e instanceof Error ? e.name : 'unknown error');

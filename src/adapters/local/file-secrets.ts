@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SecretNotFoundError } from '../../core/errors.js';
 import type { Secrets } from '../../core/ports.js';
 
 const REF = /^file:([a-z][a-z0-9-]*)\/([A-Z][A-Z0-9_]*)$/;
@@ -34,11 +35,7 @@ export class FileSecrets implements Secrets {
     try {
       return await readFile(this.path(ref), 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new Error(
-          `The connection URL for ${ref.slice('file:'.length)} is missing; attach the database again`,
-        );
-      }
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new SecretNotFoundError(ref, { cause: e });
       throw e;
     }
   }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { errorMessage, type Logger } from '../../core/logger.js';
+import { bestEffort, errorMessage, type Logger } from '../../core/logger.js';
 import type { Alert, Notifier } from '../../core/ports.js';
 import { logNotifier, multiNotifier } from './log-notifier.js';
 
@@ -58,7 +58,7 @@ export function webhookNotifier(opts: WebhookNotifierOptions): Notifier {
           signal: AbortSignal.timeout(timeoutMs),
         });
         // Drain the body so the connection is released.
-        await res.arrayBuffer().catch(() => undefined);
+        await bestEffort(opts.log, 'drain the webhook response', res.arrayBuffer());
         if (!res.ok) {
           opts.log.error('webhook rejected alert', {
             target,

@@ -1,3 +1,4 @@
+import { isActive } from '../../core/transfer.js';
 import { appPath } from '../client.js';
 import {
   type Command,
@@ -33,9 +34,7 @@ export const cancel: Command = {
   maxArgs: 1,
   transferIdArg: true,
   async run(ctx) {
-    const id =
-      ctx.args[0] ??
-      (await findNewest(ctx, undefined, (t) => t.status === 'pending' || t.status === 'running'))?.id;
+    const id = ctx.args[0] ?? (await findNewest(ctx, undefined, (t) => isActive(t.status)))?.id;
     if (!id) {
       await requireKnownApp(ctx);
       throw new CliError('No active backups/transfers');

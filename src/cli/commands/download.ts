@@ -181,6 +181,7 @@ export const download: Command = {
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${basename(output ?? 'latest.dump')}.${randomBytes(6).toString('hex')}.partial`);
     const label = `Downloading ${backup.id}`;
+    // Silent: the partial file may not exist yet, and on the way out there is no one left to tell.
     const removeTmp = () => unlink(tmp).catch(() => {});
     // Ctrl-C must not leave the temporary file behind.
     const unregister = ctx.io.onInterrupt(() => {

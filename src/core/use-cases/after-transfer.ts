@@ -1,6 +1,6 @@
 import type { CoreDeps } from '../deps.js';
 import { errorMessage } from '../logger.js';
-import { isTerminal, type Transfer } from '../transfer.js';
+import { isFinished, type Transfer } from '../transfer.js';
 import { notifyTransferFinished } from './notify-transfer.js';
 import { pruneApp } from './prune.js';
 
@@ -10,7 +10,7 @@ import { pruneApp } from './prune.js';
  * capture at the manual limit expires the oldest backup only once the new one exists.
  */
 export async function afterTransferFinished(deps: CoreDeps, t: Transfer): Promise<void> {
-  if (!isTerminal(t.status)) return;
+  if (!isFinished(t.status)) return;
   if (!(await deps.catalog.claimFinish(t.app, t.num))) return;
   await notifyTransferFinished(deps, t);
   if (t.kind === 'backup' && t.status === 'completed') {

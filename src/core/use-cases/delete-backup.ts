@@ -1,7 +1,7 @@
 import type { CoreDeps } from '../deps.js';
 import { UnprocessableError } from '../errors.js';
 import { parseAppName } from '../names.js';
-import { isTerminal } from '../transfer.js';
+import { isFinished } from '../transfer.js';
 import { cancelTransfer, requireTransfer } from './transfers.js';
 
 /**
@@ -14,7 +14,7 @@ export async function deleteBackup(deps: CoreDeps, input: { app: string; id: str
   if (t.kind !== 'backup') {
     throw new UnprocessableError(`${t.id} is a ${t.kind}, not a backup; only backups can be deleted`);
   }
-  if (!isTerminal(t.status)) await cancelTransfer(deps, { app, id: t.id });
+  if (!isFinished(t.status)) await cancelTransfer(deps, { app, id: t.id });
   if (t.target.type === 'blob') await deps.blobs.delete(t.target.key);
   await deps.catalog.deleteTransfer(app, t.num);
   deps.log.info('backup deleted', { app, transfer: t.id, status: t.status });

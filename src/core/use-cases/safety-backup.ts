@@ -2,7 +2,7 @@ import type { CoreDeps } from '../deps.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import { backupObjectKey } from '../object-keys.js';
 import type { DatabaseAttachment } from '../ports.js';
-import { type Transfer, transferName } from '../transfer.js';
+import { applyUpdate, failTransfer, type Transfer, transferName } from '../transfer.js';
 import { afterTransferFinished } from './after-transfer.js';
 import { launchTransfer } from './transfers.js';
 
@@ -71,15 +71,10 @@ export async function launchOverwrite(
   const launched = await launchTransfer(deps, { ...overwrite, safetyBackup: { app: target.app, num, id } });
   if (launched.status === 'failed') {
     // Its worker never started, so neither will the safety backup.
-    const failed = await deps.catalog.updateTransfer(
-      backup.app,
-      num,
-      {
-        status: 'failed',
-        finishedAt: deps.clock.now().toISOString(),
-        error: `Not taken: ${launched.id} could not start`,
-      },
-      ['pending'],
+    const failed = await applyUpdate(
+      deps.catalog,
+      backup,
+      failTransfer(deps.clock.now().toISOString(), `Not taken: ${launched.id} could not start`, 'pending'),
     );
     if (failed) await afterTransferFinished(deps, failed);
   }

@@ -6,7 +6,13 @@ import { parseAppName } from '../names.js';
 import { paginate } from '../paginate.js';
 import type { TransferPage } from '../ports.js';
 import {
-  isTerminal,
+  applyUpdate,
+  askToCancel,
+  attachTask,
+  cancelPending,
+  failOrCancel,
+  failTransfer,
+  isFinished,
   parseTransferId,
   scratchBytesOf,
   type Transfer,
@@ -47,19 +53,14 @@ export async function launchTransfer(deps: CoreDeps, t: Transfer): Promise<Trans
       ...(scratchBytes === undefined ? {} : { scratchBytes }),
     });
     // The worker may already have moved the transfer to running; either way record where it runs.
-    const updated = await deps.catalog.updateTransfer(t.app, t.num, { taskRef }, ['pending', 'running']);
+    const updated = await applyUpdate(deps.catalog, t, attachTask(taskRef));
     return updated ?? (await deps.catalog.getTransfer(t.app, t.num)) ?? t;
   } catch (e) {
     log.error('transfer failed to start', { step, error: errorMessage(e) });
-    const failed = await deps.catalog.updateTransfer(
-      t.app,
-      t.num,
-      {
-        status: 'failed',
-        finishedAt: deps.clock.now().toISOString(),
-        error: `Could not ${step}: ${errorMessage(e)}`,
-      },
-      ['pending'],
+    const failed = await applyUpdate(
+      deps.catalog,
+      t,
+      failTransfer(deps.clock.now().toISOString(), `Could not ${step}: ${errorMessage(e)}`, 'pending'),
     );
     if (failed) await afterTransferFinished(deps, failed);
     return failed ?? t;
@@ -141,22 +142,15 @@ export async function findNewestTransfer(
 export async function cancelTransfer(deps: CoreDeps, input: { app: string; id: string }): Promise<Transfer> {
   const app = parseAppName(input.app);
   const seen = await requireTransfer(deps, app, input.id);
-  if (isTerminal(seen.status)) {
+  if (isFinished(seen.status)) {
     throw new ConflictError(
       `Transfer ${seen.id} cannot be cancelled: it has already finished (${seen.status})`,
     );
   }
   const owner = seen.mirrorOf ?? seen;
   const now = deps.clock.now().toISOString();
-  const cancelled = await deps.catalog.updateTransfer(
-    owner.app,
-    owner.num,
-    { status: 'cancelled', finishedAt: now, cancelRequested: true },
-    ['pending'],
-  );
-  const result =
-    cancelled ??
-    (await deps.catalog.updateTransfer(owner.app, owner.num, { cancelRequested: true }, ['running']));
+  const cancelled = await applyUpdate(deps.catalog, owner, cancelPending(now));
+  const result = cancelled ?? (await applyUpdate(deps.catalog, owner, askToCancel()));
   if (!result) {
     const latest = await requireTransfer(deps, app, input.id);
     throw new ConflictError(
@@ -252,21 +246,18 @@ export async function reconcileStoppedTask(
   const reconcileSafety = async () => {
     if (safety) await reconcileStoppedTask(deps, { ...input, app: safety.app, num: safety.num });
   };
-  if (isTerminal(t.status)) {
+  if (isFinished(t.status)) {
     // The worker recorded its own end; the rest (alert, retention) happens here, once.
     await afterTransferFinished(deps, t);
     await reconcileSafety();
     return t;
   }
   const exit = input.exitCode === undefined ? '' : ` (exit code ${input.exitCode})`;
-  const patch = t.cancelRequested
-    ? { status: 'cancelled' as const, finishedAt: deps.clock.now().toISOString() }
-    : {
-        status: 'failed' as const,
-        finishedAt: deps.clock.now().toISOString(),
-        error: `The worker stopped before finishing: ${input.reason}${exit}`,
-      };
-  const updated = await deps.catalog.updateTransfer(t.app, t.num, patch, ['pending', 'running']);
+  const end = failOrCancel(deps.clock.now().toISOString(), {
+    cancelled: t.cancelRequested,
+    error: `The worker stopped before finishing: ${input.reason}${exit}`,
+  });
+  const updated = await applyUpdate(deps.catalog, t, end);
   if (!updated) return reconcileStoppedTask(deps, input); // the worker finished meanwhile
   if (t.kind === 'backup' && t.target.type === 'blob') await deps.blobs.delete(t.target.key);
   deps.log.warn('transfer reconciled after worker stopped', {

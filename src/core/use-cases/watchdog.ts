@@ -12,7 +12,7 @@ import { paginate } from '../paginate.js';
 import type { Schedule } from '../ports.js';
 import { DAY_MS, MAX_TRANSFER_DAYS } from '../retention.js';
 import { describeSchedule, nextRunAt, previousRunAt, SCHEDULE_WINDOW_MINUTES } from '../schedule-time.js';
-import type { Transfer } from '../transfer.js';
+import { applyUpdate, failOrCancel, type Transfer } from '../transfer.js';
 import { afterTransferFinished } from './after-transfer.js';
 import { captureBackup } from './capture-backup.js';
 
@@ -80,10 +80,12 @@ async function failStuckTransfers(deps: CoreDeps): Promise<WatchdogResult['stuck
   for (const t of await deps.catalog.listActiveTransfers()) {
     const reason = await whyStuck(deps, t, now.getTime());
     if (!reason) continue;
-    const patch = t.cancelRequested
-      ? { status: 'cancelled' as const, finishedAt: now.toISOString() }
-      : { status: 'failed' as const, finishedAt: now.toISOString(), error: `Watchdog: ${reason}` };
-    const updated = await deps.catalog.updateTransfer(t.app, t.num, patch, [t.status]);
+    const end = failOrCancel(
+      now.toISOString(),
+      { cancelled: t.cancelRequested, error: `Watchdog: ${reason}` },
+      t.status,
+    );
+    const updated = await applyUpdate(deps.catalog, t, end);
     if (!updated) continue;
     const log = deps.log.child({ app: t.app, transfer: t.id });
     log.warn('stuck transfer ended by the watchdog', { status: updated.status, reason });
