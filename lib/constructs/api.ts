@@ -10,7 +10,7 @@ import { openApiDocument } from '../../src/api/openapi.js';
 import { acknowledgeGuard, acknowledgeLogGroup } from '../nag.js';
 import type { FunctionFactory } from './app-function.js';
 
-/** The routes of DESIGN §4 (HTTPS API v1). */
+/** The routes of the HTTPS API v1 (docs/architecture.md, "API"). */
 export const API_ROUTES: ReadonlyArray<{ readonly method: apigw.HttpMethod; readonly path: string }> =
   Object.entries(openApiDocument.paths).flatMap(([path, ops]) =>
     Object.keys(ops)

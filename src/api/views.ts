@@ -10,7 +10,10 @@ function sourceView(source: TransferSource) {
   return source;
 }
 
-/** Transfer JSON of DESIGN §4: internal bookkeeping (task reference, heartbeat) stays inside. */
+/**
+ * Transfer JSON of the API (docs/architecture.md, "API"): internal bookkeeping (task reference, heartbeat)
+ * stays inside.
+ */
 export function transferView(t: Transfer) {
   return {
     id: t.id,

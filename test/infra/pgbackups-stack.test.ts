@@ -141,12 +141,13 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     });
   });
 
-  it('requires IAM authorization on every API route, and routes all of DESIGN §4', () => {
+  it('requires IAM authorization on every API route, and routes every path of the API', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
       API_ROUTES.map((r) => `${r.method} ${r.path}`).sort(),
     );
-    // DESIGN §4, spelled out here because the gateway's routes are derived from the OpenAPI document.
+    // The API's paths (docs/architecture.md, "API"), spelled out here because the gateway's routes are derived
+    // from the OpenAPI document.
     const design = [
       'GET /v1/health',
       'PUT /v1/apps/{app}/databases/{name}',

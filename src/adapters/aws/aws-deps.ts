@@ -77,7 +77,7 @@ export function parseAwsFunctionEnv(env: NodeJS.ProcessEnv): AwsFunctionEnv {
 
 /**
  * The composition root of every Lambda function: real AWS adapters over clients built once per cold start
- * (DESIGN §1). Call it at module scope.
+ * (docs/architecture.md, "Core and ports"). Call it at module scope.
  */
 export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
   const cfg = parseAwsFunctionEnv(env);
