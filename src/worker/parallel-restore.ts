@@ -6,10 +6,10 @@
  * contents before anything ran:
  *
  * 1. Everything except index and constraint builds — schema, data, and all that guards the data: row-level
- *    security, policies, triggers, rules, publications, event triggers — goes through the atomic
- *    restore (atomic-restore.ts), streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and the checksum.
- *    A failure or cancel here rolls back and leaves the target unchanged. So a failure later never leaves a table
- *    that had row-level security readable without it.
+ *    security, policies, triggers, rules, publications, event triggers — goes through the atomic restore
+ *    (atomic-restore.ts), streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and
+ *    the checksum. A failure or cancel here rolls back and leaves the target unchanged. So a failure later never
+ *    leaves a table that had row-level security readable without it.
  * 2. After the COMMIT, `pg_restore -L <deferred entries> --clean --if-exists --jobs N --exit-on-error -d <target>`
  *    from the archive head restore-plan.ts kept (the whole table of contents: this step reads no data block), with
  *    the credentials in the environment (`--jobs` cannot read a pipe). A failure or cancel here leaves some
