@@ -2,7 +2,7 @@ import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
 import { parseAppName } from '../../src/core/names.js';
 import { pruneAll, pruneApp } from '../../src/core/use-cases/prune.js';
 
-// Built once per cold start and reused by every invocation (DESIGN §1).
+// Built once per cold start and reused by every invocation (docs/architecture.md, "Core and ports").
 const deps = buildAwsDeps();
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
 import { scheduledCapture } from '../../src/core/use-cases/capture-backup.js';
 
-// Built once per cold start and reused by every invocation (DESIGN §1).
+// Built once per cold start and reused by every invocation (docs/architecture.md, "Core and ports").
 const deps = buildAwsDeps();
 
 /** The Input of each EventBridge Scheduler schedule (set by EventBridgeSchedulerAdapter.upsert). */

@@ -4,7 +4,7 @@ import { stoppedWorkerFromEvent } from '../../src/adapters/aws/ecs-task-runner.j
 import { METRIC_WORKERS_STOPPED_ABNORMALLY, metricFields } from '../../src/core/metrics.js';
 import { reconcileStoppedTask } from '../../src/core/use-cases/transfers.js';
 
-// Built once per cold start and reused by every invocation (DESIGN §1).
+// Built once per cold start and reused by every invocation (docs/architecture.md, "Core and ports").
 const deps = buildAwsDeps();
 
 /**

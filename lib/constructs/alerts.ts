@@ -6,9 +6,6 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { denyGrantsExceptForAwsServices } from '../nag.js';
 
-/** Source of the events pgbackups puts on the default event bus. */
-export const ALERT_EVENT_SOURCE = 'pgbackups';
-
 /** Props of {@link Alerts}. */
 export interface AlertsProps {
   /**

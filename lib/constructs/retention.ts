@@ -22,7 +22,8 @@ export interface RetentionProps {
 
 /**
  * Retention: the prune function, daily, applies each app's manual limit and daily/weekly/monthly retention
- * (DESIGN §6), cleans failed transfers after 7 days and removed databases after their grace period.
+ * (docs/schedules-and-retention.md, "Retention"), cleans failed transfers after 7 days and removed databases
+ * after their grace period.
  */
 export class Retention extends PeriodicFunction {
   constructor(scope: Construct, id: string, props: RetentionProps) {

@@ -182,7 +182,7 @@ export async function createClient(io: Io): Promise<ApiClient> {
       }`,
     );
   }
-  // The local stack has no authentication: neither signatures nor access proofs.
+  // The local stack has no authentication: requests to it are not signed.
   const aws = needsSigning(parsed) ? await awsSigning(regionFor(parsed, io.env)) : undefined;
   return new ApiClient({ baseUrl: base, fetch: io.fetch, ...aws, userAgent: `pgbackups-cli/${VERSION}` });
 }

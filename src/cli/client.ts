@@ -1,6 +1,7 @@
 /**
- * The HTTP client of the pgbackups API. One place builds every request, so headers (SigV4 signatures, and any
- * proof header a cross-app request may need) are added in `send` and nowhere else.
+ * The HTTP client of the pgbackups API. One place builds every request, so headers (SigV4 signatures) are added
+ * in `request` and nowhere else. A request that names a second app needs nothing more: the API checks the caller's
+ * right to that app itself, through IAM (src/adapters/aws/iam-app-access.ts).
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { ApiError, CliError, UsageError } from './errors.js';
@@ -22,18 +23,10 @@ export type Signer = (req: {
   body: string | undefined;
 }) => Promise<Record<string, string>>;
 
-/** Makes the proof that the caller may act on `app`: a presigned GET URL of `/v1/apps/{app}/access`. */
-export type AccessProver = (accessUrl: URL) => Promise<string>;
-
-/** The header the API reads that proof from (src/api/app-access.ts). */
-export const ACCESS_PROOF_HEADER = 'x-pgbackups-access-proof';
-
 export interface ApiClientOptions {
   readonly baseUrl: string;
   readonly fetch: FetchFn;
   readonly signer?: Signer;
-  /** Present when the API authenticates (AWS): requests that read another app carry a proof for it. */
-  readonly prover?: AccessProver;
   readonly headers?: HeaderHook;
   readonly userAgent?: string;
 }
@@ -41,11 +34,6 @@ export interface ApiClientOptions {
 export interface RequestOptions {
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly body?: unknown;
-  /**
-   * Apps other than the path's that the request reads (`other-app::b101`, a copy from `other-app::DATABASE`).
-   * Each gets its own proof; the header carries them separated by spaces.
-   */
-  readonly otherApps?: readonly string[];
 }
 
 export class ApiClient {
@@ -63,8 +51,8 @@ export class ApiClient {
     return this.request<T>('GET', path, { query });
   }
 
-  async post<T>(path: string, body?: unknown, otherApps?: readonly string[]): Promise<T> {
-    return this.request<T>('POST', path, { body: body ?? {}, otherApps });
+  async post<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body: body ?? {} });
   }
 
   async put<T>(path: string, body: unknown): Promise<T> {
@@ -88,14 +76,6 @@ export class ApiClient {
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       ...(this.opts.headers ? await this.opts.headers({ method, url, body }) : {}),
     };
-    const others = [...new Set(opts.otherApps ?? [])];
-    if (others.length > 0 && this.opts.prover) {
-      const prover = this.opts.prover;
-      const proofs = await Promise.all(
-        others.map((o) => prover(new URL(`${this.base}${appPath(o, 'access')}`))),
-      );
-      headers[ACCESS_PROOF_HEADER] = proofs.join(' ');
-    }
     if (this.opts.signer) headers = await this.opts.signer({ method, url, headers, body });
 
     let res: Response;
@@ -192,22 +172,14 @@ export class Sha256 {
   }
 }
 
-/** RFC 3986 encoding, as SigV4 canonical query strings use. */
-const rfc3986 = (v: string) =>
-  encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** How long an access proof stays valid: the API uses it at once. */
-const PROOF_EXPIRY_SECONDS = 60;
-
 /**
- * SigV4 for API Gateway (`execute-api`) with credentials from the default AWS chain: a signer for requests and a
- * prover that presigns the access check of another app. The AWS modules are loaded only here, so commands against
- * the local stack start fast.
+ * SigV4 for API Gateway (`execute-api`) with credentials from the default AWS chain. The AWS modules are loaded
+ * only here, so commands against the local stack start fast.
  */
 export async function awsSigning(
   region: string,
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-): Promise<{ signer: Signer; prover: AccessProver }> {
+): Promise<{ signer: Signer }> {
   const [{ SignatureV4 }, { defaultProvider }] = await Promise.all([
     import('@smithy/signature-v4'),
     import('@aws-sdk/credential-provider-node'),
@@ -247,20 +219,7 @@ export async function awsSigning(
     const { host: _host, ...rest } = signed.headers;
     return rest;
   };
-  const prover: AccessProver = async (accessUrl) => {
-    let presigned: { query?: Record<string, string | string[] | null> };
-    try {
-      presigned = await sigv4.presign(toRequest('GET', accessUrl, {}), { expiresIn: PROOF_EXPIRY_SECONDS });
-    } catch (e) {
-      throw failed(e);
-    }
-    const query = Object.entries(presigned.query ?? {})
-      .flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, v ?? '']]))
-      .map(([k, v]) => `${rfc3986(k as string)}=${rfc3986(v as string)}`)
-      .join('&');
-    return `${accessUrl.origin}${accessUrl.pathname}?${query}`;
-  };
-  return { signer, prover };
+  return { signer };
 }
 
 /** Path of an app resource with every segment escaped. */

@@ -138,11 +138,6 @@ export function redactSecrets(text: string): string {
 /** `postgres://…`, `https://…`: an argument that is a URL (and may hold a password) rather than a name. */
 export const isUrlLike = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s.trim());
 
-/** The word for a transfer's kind in sentences: backup, restore, copy. */
-export function kindWord(t: Pick<TransferJson, 'kind'>): string {
-  return t.kind;
-}
-
 export function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }

@@ -1,6 +1,6 @@
 /**
- * The JSON the CLI reads from the API (DESIGN §4). Declared here rather than imported from the server so the
- * client depends on the wire contract, not on the server's internal types.
+ * The JSON the CLI reads from the API (docs/architecture.md, "API"). Declared here rather than imported from
+ * the server so the client depends on the wire contract, not on the server's internal types.
  */
 export type TransferStatusJson = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 

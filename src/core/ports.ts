@@ -1,6 +1,7 @@
 /**
- * The ports of DESIGN §1. The core depends only on these interfaces; `src/adapters/aws` and `src/adapters/local`
- * implement them, and `test/fakes` has in-memory versions for unit tests. Nothing here imports `@aws-sdk`.
+ * The ports of docs/architecture.md ("Core and ports"). The core depends only on these interfaces;
+ * `src/adapters/aws` and `src/adapters/local` implement them, and `test/fakes` has in-memory versions for
+ * unit tests. Nothing here imports `@aws-sdk`.
  */
 import type { Readable } from 'node:stream';
 import type { TransferMirror } from './mirror.js';

@@ -131,113 +131,24 @@ export function planRetention(input: RetentionInput): RetentionPlan {
   const now = input.now.getTime();
   const { limits } = input;
   const decisions = new Map<Transfer, { keep: boolean; reason: string }>();
-  const keep = (t: Transfer, reason: string) => decisions.set(t, { keep: true, reason });
-  const drop = (t: Transfer, reason: string) => decisions.set(t, { keep: false, reason });
-
+  const decide: Decide = {
+    keep: (t, reason) => decisions.set(t, { keep: true, reason }),
+    drop: (t, reason) => decisions.set(t, { keep: false, reason }),
+    kept: (t) => decisions.get(t)?.keep !== false,
+  };
   const attachments = new Map(input.databases.map((d) => [`${d.app}\u0000${d.name}`, d]));
-  const byDatabase = new Map<string, Transfer[]>();
-  for (const t of input.transfers) {
-    const k = `${t.app}\u0000${t.database}`;
-    const list = byDatabase.get(k) ?? [];
-    list.push(t);
-    byDatabase.set(k, list);
-  }
+  const scope: Scope = {
+    now,
+    limits,
+    weeks: buckets(limits.weekly, now, 'week'),
+    months: buckets(limits.monthly, now, 'month'),
+  };
 
-  const weeks = buckets(limits.weekly, now, 'week');
-  const months = buckets(limits.monthly, now, 'month');
-  const dailyMs = limits.daily * DAY_MS;
-
-  for (const [k, transfers] of byDatabase) {
+  for (const [k, transfers] of byDatabase(input.transfers)) {
     const db = transfers[0]!.database;
     const removedAt = attachments.get(k)?.removedAt;
-
-    if (removedAt !== undefined) {
-      const since = now - Date.parse(removedAt);
-      for (const t of transfers) {
-        if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
-        else if (since > REMOVED_DATABASE_GRACE_DAYS * DAY_MS)
-          drop(t, `database ${db} removed ${days(since)} ago`);
-        else {
-          keep(t, `database ${db} removed ${days(since)} ago; kept for ${REMOVED_DATABASE_GRACE_DAYS} days`);
-        }
-      }
-      continue;
-    }
-
-    const manual: Transfer[] = [];
-    const scheduled: Transfer[] = [];
-    for (const t of transfers) {
-      if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
-      else if (t.status === 'failed' || t.status === 'cancelled') {
-        const age = now - Date.parse(t.finishedAt ?? t.createdAt);
-        if (age > FAILED_TRANSFER_DAYS * DAY_MS) drop(t, `${t.status} ${days(age)} ago`);
-        else keep(t, `${t.status} ${days(age)} ago; cleaned after ${FAILED_TRANSFER_DAYS} days`);
-      } else if (t.kind !== 'backup')
-        keep(t, `completed ${t.kind}: restores and copies are history, not storage`);
-      else if (t.type === 'safety') {
-        // Outside the manual limit and the newest-backup rule: it records what a restore replaced, for a week.
-        const age = now - Date.parse(t.createdAt);
-        if (age > SAFETY_BACKUP_DAYS * DAY_MS)
-          drop(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
-        else keep(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
-      } else if (t.type === 'manual') manual.push(t);
-      else scheduled.push(t);
-    }
-
-    // Manual: the newest N completed per database.
-    manual.sort(newestFirst);
-    manual.forEach((t, i) => {
-      if (i < limits.manual) keep(t, `one of the newest ${limits.manual} manual backups of ${db}`);
-      else
-        drop(
-          t,
-          `manual limit ${limits.manual} exceeded (${manual.length} completed manual backups of ${db})`,
-        );
-    });
-
-    // Scheduled: everything of the last `daily` days, the oldest of each kept week and month.
-    scheduled.sort((a, b) => -newestFirst(a, b));
-    const newestScheduled = scheduled.length ? createdMs(scheduled[scheduled.length - 1]!) : -Infinity;
-    // Failing: a scheduled run newer than the last good one failed, and is not itself old enough to be cleaned
-    // (so applying the plan twice changes nothing).
-    const failing = transfers.some(
-      (t) =>
-        t.kind === 'backup' &&
-        t.type === 'scheduled' &&
-        (t.status === 'failed' || t.status === 'cancelled') &&
-        createdMs(t) > newestScheduled &&
-        now - Date.parse(t.finishedAt ?? t.createdAt) <= FAILED_TRANSFER_DAYS * DAY_MS,
-    );
-    const weekReps = representatives(scheduled, weeks);
-    const monthReps = representatives(scheduled, months);
-    const oldestWeek = weeks[weeks.length - 1]?.start ?? now;
-    const oldestMonth = months[months.length - 1]?.start ?? now;
-    for (const t of scheduled) {
-      const created = createdMs(t);
-      const week = weekReps.get(t);
-      const month = monthReps.get(t);
-      if (now - created <= dailyMs) keep(t, `scheduled backup within the last ${limits.daily} days`);
-      else if (week) keep(t, `oldest scheduled backup of ${week}`);
-      else if (month) keep(t, `oldest scheduled backup of ${month}`);
-      else if (failing) keep(t, `scheduled expiry paused: the latest scheduled backup of ${db} failed`);
-      else {
-        const inWeek = created >= oldestWeek;
-        const inMonth = created >= oldestMonth;
-        const why =
-          inWeek && inMonth
-            ? 'not the oldest of its week or month'
-            : inWeek
-              ? 'not the oldest of its week'
-              : inMonth
-                ? 'not the oldest of its month'
-                : `before the kept ${limits.weekly} weeks and ${limits.monthly} months`;
-        drop(t, `scheduled backup older than ${limits.daily} days, ${why}`);
-      }
-    }
-
-    // Whatever the limits say, an attached database keeps its newest completed backup.
-    const newest = [...manual, ...scheduled].sort(newestFirst)[0];
-    if (newest && decisions.get(newest)?.keep === false) keep(newest, `newest completed backup of ${db}`);
+    if (removedAt !== undefined) planRemovedDatabase(transfers, db, now - Date.parse(removedAt), decide);
+    else planAttachedDatabase(transfers, db, scope, decide);
   }
 
   const plan: RetentionPlan = { delete: [], keep: [] };
@@ -246,4 +157,151 @@ export function planRetention(input: RetentionInput): RetentionPlan {
     (d.keep ? plan.keep : plan.delete).push({ transfer: t, reason: d.reason });
   }
   return plan;
+}
+
+/** Records a decision about a transfer; `kept` tells whether one was kept (or not yet decided). */
+interface Decide {
+  keep(t: Transfer, reason: string): void;
+  drop(t: Transfer, reason: string): void;
+  kept(t: Transfer): boolean;
+}
+
+/** What every database's plan is made against: the time, the app's limits and their kept buckets. */
+interface Scope {
+  readonly now: number;
+  readonly limits: RetentionLimits;
+  readonly weeks: readonly Bucket[];
+  readonly months: readonly Bucket[];
+}
+
+/** An app's transfers per database (`app NUL database`), each list in input order. */
+function byDatabase(transfers: readonly Transfer[]): Map<string, Transfer[]> {
+  const out = new Map<string, Transfer[]>();
+  for (const t of transfers) {
+    const k = `${t.app}\u0000${t.database}`;
+    const list = out.get(k) ?? [];
+    list.push(t);
+    out.set(k, list);
+  }
+  return out;
+}
+
+/** A removed database: everything finished goes once the grace period since its removal (`since` ms) is over. */
+function planRemovedDatabase(
+  transfers: readonly Transfer[],
+  db: string,
+  since: number,
+  decide: Decide,
+): void {
+  const { keep, drop } = decide;
+  for (const t of transfers) {
+    if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
+    else if (since > REMOVED_DATABASE_GRACE_DAYS * DAY_MS)
+      drop(t, `database ${db} removed ${days(since)} ago`);
+    else {
+      keep(t, `database ${db} removed ${days(since)} ago; kept for ${REMOVED_DATABASE_GRACE_DAYS} days`);
+    }
+  }
+}
+
+/**
+ * An attached database: unfinished, failed, restores and copies, and safety backups by their own rules; then
+ * manual and scheduled backups by the limits; and whatever the limits say, its newest completed backup stays.
+ */
+function planAttachedDatabase(
+  transfers: readonly Transfer[],
+  db: string,
+  scope: Scope,
+  decide: Decide,
+): void {
+  const { now } = scope;
+  const { keep, drop } = decide;
+  const manual: Transfer[] = [];
+  const scheduled: Transfer[] = [];
+  for (const t of transfers) {
+    if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
+    else if (t.status === 'failed' || t.status === 'cancelled') {
+      const age = now - Date.parse(t.finishedAt ?? t.createdAt);
+      if (age > FAILED_TRANSFER_DAYS * DAY_MS) drop(t, `${t.status} ${days(age)} ago`);
+      else keep(t, `${t.status} ${days(age)} ago; cleaned after ${FAILED_TRANSFER_DAYS} days`);
+    } else if (t.kind !== 'backup')
+      keep(t, `completed ${t.kind}: restores and copies are history, not storage`);
+    else if (t.type === 'safety') {
+      // Outside the manual limit and the newest-backup rule: it records what a restore replaced, for a week.
+      const age = now - Date.parse(t.createdAt);
+      if (age > SAFETY_BACKUP_DAYS * DAY_MS)
+        drop(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
+      else keep(t, `safety backup taken ${days(age)} ago; kept ${SAFETY_BACKUP_DAYS} days`);
+    } else if (t.type === 'manual') manual.push(t);
+    else scheduled.push(t);
+  }
+
+  planManual(manual, db, scope.limits, decide);
+  planScheduled(scheduled, transfers, db, scope, decide);
+
+  // Whatever the limits say, an attached database keeps its newest completed backup.
+  const newest = [...manual, ...scheduled].sort(newestFirst)[0];
+  if (newest && !decide.kept(newest)) keep(newest, `newest completed backup of ${db}`);
+}
+
+/** Manual: the newest N completed per database. Sorts `manual` newest first. */
+function planManual(manual: Transfer[], db: string, limits: RetentionLimits, { keep, drop }: Decide): void {
+  manual.sort(newestFirst);
+  manual.forEach((t, i) => {
+    if (i < limits.manual) keep(t, `one of the newest ${limits.manual} manual backups of ${db}`);
+    else
+      drop(t, `manual limit ${limits.manual} exceeded (${manual.length} completed manual backups of ${db})`);
+  });
+}
+
+/**
+ * Scheduled: everything of the last `daily` days, the oldest of each kept week and month; nothing expires while
+ * the database's schedule is failing. Sorts `scheduled` oldest first; `transfers` are all of the database's.
+ */
+function planScheduled(
+  scheduled: Transfer[],
+  transfers: readonly Transfer[],
+  db: string,
+  { now, limits, weeks, months }: Scope,
+  { keep, drop }: Decide,
+): void {
+  const dailyMs = limits.daily * DAY_MS;
+  scheduled.sort((a, b) => -newestFirst(a, b));
+  const newestScheduled = scheduled.length ? createdMs(scheduled[scheduled.length - 1]!) : -Infinity;
+  // Failing: a scheduled run newer than the last good one failed, and is not itself old enough to be cleaned
+  // (so applying the plan twice changes nothing).
+  const failing = transfers.some(
+    (t) =>
+      t.kind === 'backup' &&
+      t.type === 'scheduled' &&
+      (t.status === 'failed' || t.status === 'cancelled') &&
+      createdMs(t) > newestScheduled &&
+      now - Date.parse(t.finishedAt ?? t.createdAt) <= FAILED_TRANSFER_DAYS * DAY_MS,
+  );
+  const weekReps = representatives(scheduled, weeks);
+  const monthReps = representatives(scheduled, months);
+  const oldestWeek = weeks[weeks.length - 1]?.start ?? now;
+  const oldestMonth = months[months.length - 1]?.start ?? now;
+  for (const t of scheduled) {
+    const created = createdMs(t);
+    const week = weekReps.get(t);
+    const month = monthReps.get(t);
+    if (now - created <= dailyMs) keep(t, `scheduled backup within the last ${limits.daily} days`);
+    else if (week) keep(t, `oldest scheduled backup of ${week}`);
+    else if (month) keep(t, `oldest scheduled backup of ${month}`);
+    else if (failing) keep(t, `scheduled expiry paused: the latest scheduled backup of ${db} failed`);
+    else {
+      const inWeek = created >= oldestWeek;
+      const inMonth = created >= oldestMonth;
+      const why =
+        inWeek && inMonth
+          ? 'not the oldest of its week or month'
+          : inWeek
+            ? 'not the oldest of its week'
+            : inMonth
+              ? 'not the oldest of its month'
+              : `before the kept ${limits.weekly} weeks and ${limits.monthly} months`;
+      drop(t, `scheduled backup older than ${limits.daily} days, ${why}`);
+    }
+  }
 }

@@ -3,7 +3,6 @@
  * Heroku-style description (`daily at 2:00 America/Los_Angeles`).
  */
 import { ValidationError } from './errors.js';
-import type { Schedule } from './ports.js';
 import { TIME_ZONE_ALIASES, TIME_ZONES } from './time-zones.js';
 
 /** When a schedule runs: every day at hour:minute, wall-clock time in `timezone` (a canonical IANA name). */
@@ -234,11 +233,6 @@ export function previousRunAt(s: ScheduleTime, at: Date): Date {
     if (first !== undefined && first <= atMs) return new Date(first);
   }
   throw new Error(`No run of ${describeSchedule(s)} within two weeks before ${at.toISOString()}`);
-}
-
-/** A stored schedule's time fields, for the functions above. */
-export function scheduleTime(s: Schedule): ScheduleTime {
-  return { hour: s.hour, minute: s.minute, timezone: s.timezone };
 }
 
 /**

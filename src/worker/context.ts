@@ -32,8 +32,8 @@ export interface WorkerOptions {
    */
   readonly lockWaitTimeout?: string;
   /**
-   * Opens an `https://` restore source (after the SSRF guard of DESIGN §7). Without it, restores from URLs fail
-   * with a clear message.
+   * Opens an `https://` restore source (after the SSRF guard of docs/architecture.md, "Where the worker may
+   * connect"). Without it, restores from URLs fail with a clear message.
    */
   readonly openUrl?: (url: string, signal: AbortSignal) => Promise<Readable>;
 }

@@ -6,10 +6,10 @@
  * contents before anything ran:
  *
  * 1. Everything except index and constraint builds — schema, data, and all that guards the data: row-level
- *    security, policies, triggers, rules, publications, event triggers — goes through restore.ts's atomic
- *    restore, streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and the checksum.
- *    A failure or cancel here rolls back and leaves the target unchanged. So a failure later never leaves a table
- *    that had row-level security readable without it.
+ *    security, policies, triggers, rules, publications, event triggers — goes through the atomic restore
+ *    (atomic-restore.ts), streamed: the wipe is in its transaction, and COMMIT waits for pg_restore's exit 0 and
+ *    the checksum. A failure or cancel here rolls back and leaves the target unchanged. So a failure later never
+ *    leaves a table that had row-level security readable without it.
  * 2. After the COMMIT, `pg_restore -L <deferred entries> --clean --if-exists --jobs N --exit-on-error -d <target>`
  *    from the archive head restore-plan.ts kept (the whole table of contents: this step reads no data block), with
  *    the credentials in the environment (`--jobs` cannot read a pipe). A failure or cancel here leaves some
@@ -20,11 +20,11 @@
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { RestoreOptions, RestoreResult } from './atomic-restore.js';
 import { type Connection, type PipelineContext, toolError } from './context.js';
 import { dbnameArg } from './libpq-env.js';
 import type { PgClient } from './pg-clients.js';
 import { type PgProcess, startPgProcess } from './pg-process.js';
-import type { RestoreOptions, RestoreResult } from './restore.js';
 import { describeEntry, type PreparedRestore, prepareRestore, type TocEntry } from './restore-plan.js';
 import { HashCounter } from './streams.js';
 import { levelOfToolLine } from './transfer-log.js';
@@ -68,8 +68,8 @@ export function missingItems(deferred: readonly TocEntry[], finished: ReadonlySe
 
 /**
  * `client` is the one restore.ts chose for this archive and target (src/core/pg-compat.ts).
- * `restoreAtomically` is restore.ts's atomic restore of this transfer's source (passed in, so this module
- * does not import it back): everything but the deferred index and constraint builds, in one transaction.
+ * `restoreAtomically` is the atomic restore (atomic-restore.ts) of this transfer's source as restore.ts read
+ * ahead and planned it: everything but the deferred index and constraint builds, in one transaction.
  */
 export async function parallelRestore(
   ctx: PipelineContext,

@@ -1,7 +1,8 @@
 /**
- * The worker's use case (DESIGN §5): runs one pending transfer — capture, restore or copy — to a terminal status,
- * reporting progress, heartbeat and log lines to the catalog as it goes. Every status change is conditional on
- * the status it expects, so a transfer cancelled or reaped meanwhile is never overwritten.
+ * The worker's use case (docs/architecture.md, "A transfer's life"): runs one pending transfer — capture,
+ * restore or copy — to a terminal status, reporting progress, heartbeat and log lines to the catalog as it
+ * goes. Every status change is conditional on the status it expects, so a transfer cancelled or reaped
+ * meanwhile is never overwritten.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError } from '../core/errors.js';

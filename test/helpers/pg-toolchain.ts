@@ -65,12 +65,3 @@ export async function workerClients(majors?: readonly number[]): Promise<PgClien
   });
   return discoverPgClients(chosen);
 }
-
-/** Whether the cache has everything `.ci/pg-toolchain.sh` builds (the version tests need it). */
-export function toolchainReady(): boolean {
-  const servers = serverBinDirs();
-  const clients = clientBinDirs();
-  return (
-    [13, 14, 15, 16, 17, 18].every((m) => servers.has(m)) && [13, 15, 17, 18].every((m) => clients.has(m))
-  );
-}

@@ -144,7 +144,7 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
     });
   });
 
-  it('requires IAM authorization on every API route, and routes all of DESIGN §4', () => {
+  it('requires IAM authorization on every API route, and routes every path of the API', () => {
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
       API_ROUTES.map((r) => `${r.method} ${r.path}`).sort(),

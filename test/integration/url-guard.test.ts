@@ -1,6 +1,7 @@
 /**
- * The SSRF guard for restores from a URL (DESIGN §7): every refused kind of address, names resolving to them,
- * and redirects to them — refused before any connection is made to them.
+ * The SSRF guard for restores from a URL (docs/architecture.md, "Where the worker may connect"): every refused
+ * kind of address, names resolving to them, and redirects to them — refused before any connection is made to
+ * them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';

@@ -19,7 +19,7 @@ import { SecretsManagerSecrets } from './secrets-manager-secrets.js';
 
 /**
  * The composition root of every Lambda function: real AWS adapters over clients built once per cold start
- * (DESIGN §1). Call it at module scope.
+ * (docs/architecture.md, "Core and ports"). Call it at module scope.
  */
 export function buildAwsDeps(env: NodeJS.ProcessEnv = process.env): CoreDeps {
   return awsDepsFrom(parseAwsFunctionEnv(env));

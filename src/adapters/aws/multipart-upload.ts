@@ -88,27 +88,105 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
     (await client.config.requestChecksumCalculation()) === 'WHEN_SUPPORTED'
       ? ChecksumAlgorithm.CRC32
       : undefined;
+  const buffers = new PartBuffers();
+  const upload = orderedParts({ client, Bucket, Key, sendOpts, checksum }, buffers);
+  let nextPart = 1;
+  let total = 0;
+  let fill = buffers.acquire(opts.partSize(nextPart));
+  let filled = 0;
+
+  let bodyErrorBeforeExit: { error: Error | null | undefined } | undefined;
+  const onAbort = () => body.destroy(signal?.reason ?? new Error('upload aborted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    signal?.throwIfAborted();
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      try {
+        if (upload.failure) throw upload.failure.error;
+        total += chunk.length;
+        let at = 0;
+        while (at < chunk.length) {
+          const n = chunk.copy(fill, filled, at);
+          filled += n;
+          at += n;
+          if (filled < fill.length) break;
+          if (nextPart > MAX_PARTS) throw new Error(`${Key} needs more than ${MAX_PARTS} parts`);
+          await upload.add(nextPart++, fill);
+          fill = buffers.acquire(opts.partSize(nextPart));
+          filled = 0;
+        }
+      } catch (error) {
+        // Leaving the loop destroys the body with an AbortError: note the body's state before that happens.
+        bodyErrorBeforeExit = { error: errored(body) };
+        throw error;
+      }
+    }
+    signal?.throwIfAborted();
+    const last = fill.subarray(0, filled);
+    if (!upload.started) {
+      await client.send(
+        unsignedPayload(
+          new PutObjectCommand({
+            Bucket,
+            Key,
+            Body: last,
+            ContentLength: last.length,
+            ContentType: 'application/octet-stream',
+          }),
+        ),
+        sendOpts,
+      );
+      return { bytes: total, parts: 1 };
+    }
+    return { bytes: total, parts: await upload.complete(last, nextPart++) };
+  } catch (e) {
+    await upload.abort();
+    throw (bodyErrorBeforeExit ? bodyErrorBeforeExit.error : errored(body)) ?? e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Part buffers, reused once sent: a dump is thousands of parts, and allocating each anew kept the garbage
+ * collector busy on the cores pg_dump needs.
+ */
+class PartBuffers {
+  private readonly free: Buffer[] = [];
+
+  acquire(size: number): Buffer {
+    const i = this.free.findIndex((b) => b.length === size);
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    this.free.length = 0; // the part size grew: buffers of the old size are garbage now
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  release(buffer: Buffer): void {
+    this.free.push(buffer);
+  }
+}
+
+interface UploadTarget {
+  readonly client: S3Client;
+  readonly Bucket: string;
+  readonly Key: string;
+  readonly sendOpts: { readonly abortSignal: AbortSignal | undefined };
+  readonly checksum: ChecksumAlgorithm | undefined;
+}
+
+/**
+ * One multipart upload, created with its first part. Parts go out one at a time, in order; up to `maxQueued`
+ * wait their turn so that a slow request does not stall the stream (pg_dump blocks on a full pipe) while memory
+ * stays about (maxQueued + 1) parts. A sent part's buffer goes back to `buffers`.
+ */
+function orderedParts(target: UploadTarget, buffers: PartBuffers) {
+  const { client, Bucket, Key, sendOpts, checksum } = target;
   let uploadId: string | undefined;
   const parts: CompletedPart[] = [];
-  // Parts go out one at a time, in order; up to `maxQueued` wait their turn so that a slow request does not stall
-  // the stream (pg_dump blocks on a full pipe) while memory stays about (maxQueued + 1) parts.
   const maxQueued = (size: number) => Math.max(1, Math.floor(QUEUE_BYTES / size));
   let chain: Promise<void> = Promise.resolve();
   const queued: Promise<void>[] = [];
   let partFailure: { error: unknown } | undefined;
-  let nextPart = 1;
-  let total = 0;
-  // Part buffers are reused once sent: a dump is thousands of parts, and allocating each anew kept the garbage
-  // collector busy on the cores pg_dump needs.
-  const free: Buffer[] = [];
-  const acquire = (size: number) => {
-    const i = free.findIndex((b) => b.length === size);
-    if (i >= 0) return free.splice(i, 1)[0]!;
-    free.length = 0; // the part size grew: buffers of the old size are garbage now
-    return Buffer.allocUnsafeSlow(size);
-  };
-  let fill = acquire(opts.partSize(nextPart));
-  let filled = 0;
 
   const sendPart = (n: number, data: Buffer, buffer?: Buffer): Promise<void> => {
     const p = client
@@ -136,7 +214,7 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
       });
     // Seen by the read loop on its next chunk: a failed part stops the stream before the next part fills.
     p.then(
-      () => buffer && free.push(buffer),
+      () => buffer && buffers.release(buffer),
       (error: unknown) => {
         partFailure ??= { error };
       },
@@ -144,88 +222,60 @@ export async function uploadStream(opts: StreamUploadOptions): Promise<{ bytes: 
     return p;
   };
 
-  let bodyErrorBeforeExit: { error: Error | null | undefined } | undefined;
-  const onAbort = () => body.destroy(signal?.reason ?? new Error('upload aborted'));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    signal?.throwIfAborted();
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      try {
-        if (partFailure) throw partFailure.error;
-        total += chunk.length;
-        let at = 0;
-        while (at < chunk.length) {
-          const n = chunk.copy(fill, filled, at);
-          filled += n;
-          at += n;
-          if (filled < fill.length) break;
-          if (nextPart > MAX_PARTS) throw new Error(`${Key} needs more than ${MAX_PARTS} parts`);
-          uploadId ??= (
-            await client.send(
-              new CreateMultipartUploadCommand({
-                Bucket,
-                Key,
-                ContentType: 'application/octet-stream',
-                ChecksumAlgorithm: checksum,
-              }),
-              sendOpts,
-            )
-          ).UploadId;
-          if (!uploadId) throw new Error(`S3 returned no upload id for ${Key}`);
-          // Backpressure: the stream pauses while the queue is full.
-          while (queued.length >= maxQueued(fill.length)) await queued.shift();
-          const part = nextPart++;
-          const full = fill;
-          chain = chain.then(() => sendPart(part, full, full));
-          chain.catch(() => {}); // observed where the queue or the end awaits it
-          queued.push(chain);
-          fill = acquire(opts.partSize(nextPart));
-          filled = 0;
-        }
-      } catch (error) {
-        // Leaving the loop destroys the body with an AbortError: note the body's state before that happens.
-        bodyErrorBeforeExit = { error: errored(body) };
-        throw error;
-      }
-    }
-    signal?.throwIfAborted();
-    const last = fill.subarray(0, filled);
-    if (!uploadId) {
-      await client.send(
-        unsignedPayload(
-          new PutObjectCommand({
+  return {
+    /** The first part that failed to send, if any. */
+    get failure(): { error: unknown } | undefined {
+      return partFailure;
+    },
+    /** Whether a full part was queued, so the body goes as a multipart upload rather than one PutObject. */
+    get started(): boolean {
+      return uploadId !== undefined;
+    },
+    /** Queues full part `part`, creating the multipart upload first; waits while the queue is full. */
+    async add(part: number, full: Buffer): Promise<void> {
+      uploadId ??= (
+        await client.send(
+          new CreateMultipartUploadCommand({
             Bucket,
             Key,
-            Body: last,
-            ContentLength: last.length,
             ContentType: 'application/octet-stream',
+            ChecksumAlgorithm: checksum,
           }),
-        ),
+          sendOpts,
+        )
+      ).UploadId;
+      if (!uploadId) throw new Error(`S3 returned no upload id for ${Key}`);
+      // Backpressure: the stream pauses while the queue is full.
+      while (queued.length >= maxQueued(full.length)) await queued.shift();
+      chain = chain.then(() => sendPart(part, full, full));
+      chain.catch(() => {}); // observed where the queue or the end awaits it
+      queued.push(chain);
+    },
+    /** Sends what is left as part `n` once the queue has drained, then completes the upload: its part count. */
+    async complete(last: Buffer, n: number): Promise<number> {
+      await chain;
+      if (last.length) await sendPart(n, last);
+      parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+        }),
         sendOpts,
       );
-      return { bytes: total, parts: 1 };
-    }
-    await chain;
-    if (last.length) await sendPart(nextPart++, last);
-    parts.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await client.send(
-      new CompleteMultipartUploadCommand({
-        Bucket,
-        Key,
-        UploadId: uploadId,
-        MultipartUpload: { Parts: parts },
-      }),
-      sendOpts,
-    );
-    return { bytes: total, parts: parts.length };
-  } catch (e) {
-    await chain.catch(() => {}); // settled only: the error thrown below is the one to report
-    if (uploadId) {
-      // Best effort (s3rver has no AbortMultipartUpload); the bucket's lifecycle rule reaps what is left.
-      await client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId })).catch(() => {});
-    }
-    throw (bodyErrorBeforeExit ? bodyErrorBeforeExit.error : errored(body)) ?? e;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
+      return parts.length;
+    },
+    /** Waits for the parts in flight, then aborts the upload if it was created. */
+    async abort(): Promise<void> {
+      await chain.catch(() => {}); // settled only: the error the caller throws is the one to report
+      if (uploadId) {
+        // Best effort (s3rver has no AbortMultipartUpload); the bucket's lifecycle rule reaps what is left.
+        await client
+          .send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }))
+          .catch(() => {});
+      }
+    },
+  };
 }

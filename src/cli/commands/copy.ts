@@ -77,16 +77,12 @@ export const copy: Command = {
         : `No backup of ${db(target.ref)} is taken first (--no-safety-backup).`,
     ]);
     const started = await action(ctx, `Starting copy of ${db(source.ref)} to ${db(target.ref)}`, () =>
-      ctx.client.post<TransferJson>(
-        appPath(ctx.app, 'copies'),
-        {
-          from: source.ref,
-          to: target.ref,
-          ...(safety ? {} : { safetyBackup: false }),
-          ...(keep.length > 0 ? { keepExtensions: keep } : {}),
-        },
-        [source.app, target.app].filter((a) => a !== ctx.app),
-      ),
+      ctx.client.post<TransferJson>(appPath(ctx.app, 'copies'), {
+        from: source.ref,
+        to: target.ref,
+        ...(safety ? {} : { safetyBackup: false }),
+        ...(keep.length > 0 ? { keepExtensions: keep } : {}),
+      }),
     );
     const note = safetyBackupNote(ctx, started);
     if (note) err(ctx, note);

@@ -62,7 +62,7 @@ async function resolveBackup(
   ctx: Context,
   raw: string | undefined,
   target: string,
-): Promise<{ send: string; shown: string; otherApp?: string; database?: string; bytes?: number | null }> {
+): Promise<{ send: string; shown: string; database?: string; bytes?: number | null }> {
   if (raw === undefined) {
     const latest = await latestCompletedBackup(ctx, target);
     return {
@@ -101,7 +101,6 @@ async function resolveBackup(
     return {
       send: `${ref.app}::${t.id}`,
       shown: `${t.id} of ${app(ref.app)} (a backup of ${db(t.database)})`,
-      otherApp: ref.app,
       database: t.database,
       bytes: t.backupBytes,
     };
@@ -203,18 +202,14 @@ export const restore: Command = {
       ctx,
       `Starting restore of ${backup.send.startsWith('https://') ? redactUrl(backup.send) : backup.send} to ${db(database)}`,
       () =>
-        ctx.client.post<TransferJson>(
-          appPath(ctx.app, 'restores'),
-          {
-            backup: backup.send,
-            database,
-            ...(extensions && extensions.length > 0 ? { extensions } : {}),
-            ...(keep && keep.length > 0 ? { keepExtensions: keep } : {}),
-            ...(parallel > 1 ? { parallel } : {}),
-            ...(safety ? {} : { safetyBackup: false }),
-          },
-          backup.otherApp ? [backup.otherApp] : undefined,
-        ),
+        ctx.client.post<TransferJson>(appPath(ctx.app, 'restores'), {
+          backup: backup.send,
+          database,
+          ...(extensions && extensions.length > 0 ? { extensions } : {}),
+          ...(keep && keep.length > 0 ? { keepExtensions: keep } : {}),
+          ...(parallel > 1 ? { parallel } : {}),
+          ...(safety ? {} : { safetyBackup: false }),
+        }),
     );
     const note = safetyBackupNote(ctx, started);
     if (note) err(ctx, note);
