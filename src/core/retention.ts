@@ -10,7 +10,7 @@
  */
 import type { DatabaseAttachment } from './ports.js';
 import type { RetentionLimits } from './settings.js';
-import type { Transfer } from './transfer.js';
+import { isActive, isUnsuccessful, type Transfer } from './transfer.js';
 
 export const DAY_MS = 24 * 3_600_000;
 /** Failed and cancelled transfers are deleted once they are this many days old. */
@@ -195,7 +195,7 @@ function planRemovedDatabase(
 ): void {
   const { keep, drop } = decide;
   for (const t of transfers) {
-    if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
+    if (isActive(t.status)) keep(t, `${t.status}, not finished`);
     else if (since > REMOVED_DATABASE_GRACE_DAYS * DAY_MS)
       drop(t, `database ${db} removed ${days(since)} ago`);
     else {
@@ -219,8 +219,8 @@ function planAttachedDatabase(
   const manual: Transfer[] = [];
   const scheduled: Transfer[] = [];
   for (const t of transfers) {
-    if (t.status === 'pending' || t.status === 'running') keep(t, `${t.status}, not finished`);
-    else if (t.status === 'failed' || t.status === 'cancelled') {
+    if (isActive(t.status)) keep(t, `${t.status}, not finished`);
+    else if (isUnsuccessful(t.status)) {
       const age = now - Date.parse(t.finishedAt ?? t.createdAt);
       if (age > FAILED_TRANSFER_DAYS * DAY_MS) drop(t, `${t.status} ${days(age)} ago`);
       else keep(t, `${t.status} ${days(age)} ago; cleaned after ${FAILED_TRANSFER_DAYS} days`);
@@ -274,7 +274,7 @@ function planScheduled(
     (t) =>
       t.kind === 'backup' &&
       t.type === 'scheduled' &&
-      (t.status === 'failed' || t.status === 'cancelled') &&
+      isUnsuccessful(t.status) &&
       createdMs(t) > newestScheduled &&
       now - Date.parse(t.finishedAt ?? t.createdAt) <= FAILED_TRANSFER_DAYS * DAY_MS,
   );

@@ -16,6 +16,8 @@ export type TransferStatus = (typeof TRANSFER_STATUSES)[number];
 export const ACTIVE_STATUSES: readonly TransferStatus[] = ['pending', 'running'];
 /** Final: no transition leaves these. */
 export const FINISHED_STATUSES: readonly TransferStatus[] = ['completed', 'failed', 'cancelled'];
+/** Finished without a result: what retention cleans after a grace period and counts as a failing schedule. */
+export const UNSUCCESSFUL_STATUSES: readonly TransferStatus[] = ['failed', 'cancelled'];
 
 /** Where a transfer reads from. Never holds a credential: databases are referred to by attachment name. */
 export type TransferSource =
@@ -182,6 +184,10 @@ export function isFinished(status: TransferStatus): boolean {
 
 export function isActive(status: TransferStatus): boolean {
   return ACTIVE_STATUSES.includes(status);
+}
+
+export function isUnsuccessful(status: TransferStatus): boolean {
+  return UNSUCCESSFUL_STATUSES.includes(status);
 }
 
 /**
