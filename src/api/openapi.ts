@@ -229,6 +229,28 @@ export const openApiDocument = {
         responses: { 202: ok('Started', ref('Transfer')), 403: error, ...errors },
       },
     },
+    '/v1/apps/{app}/checks': {
+      parameters: [appParam],
+      post: {
+        summary:
+          'Start a deployment check (pgbackups doctor): a worker task connects to the database and round-trips an object through the bucket',
+        requestBody: body(
+          { type: 'object', properties: { database: { type: 'string', description: 'default DATABASE' } } },
+          false,
+        ),
+        responses: { 202: ok('Started', ref('Check')), ...errors },
+      },
+    },
+    '/v1/apps/{app}/checks/{id}': {
+      parameters: [
+        appParam,
+        { name: 'id', in: 'path', required: true, schema: { type: 'string', example: 'chk-0123456789ab' } },
+      ],
+      get: {
+        summary: 'A check and what each step found (kept one day)',
+        responses: { 200: ok('Check', ref('Check')), ...errors },
+      },
+    },
   },
   components: {
     schemas: {
@@ -281,6 +303,39 @@ export const openApiDocument = {
           warnings: { type: 'integer' },
           error: { type: ['string', 'null'] },
           logs: { type: 'array', items: { type: 'object' } },
+        },
+      },
+      Check: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          app: { type: 'string' },
+          database: { type: 'string' },
+          status: { enum: ['pending', 'running', 'passed', 'failed'] },
+          createdAt: { type: 'string', format: 'date-time' },
+          startedAt: { type: ['string', 'null'] },
+          finishedAt: { type: ['string', 'null'] },
+          steps: {
+            type: 'array',
+            description:
+              'worker, database, bucket: each ok or not, what was found, and when not ok what to do',
+            items: {
+              type: 'object',
+              properties: {
+                name: { enum: ['worker', 'database', 'bucket'] },
+                ok: { type: 'boolean' },
+                message: { type: 'string' },
+                hint: { type: ['string', 'null'] },
+              },
+            },
+          },
+          serverVersion: { type: ['string', 'null'] },
+          dumpClient: { type: ['integer', 'null'], description: 'The pg_dump major a capture would run' },
+          clients: {
+            type: 'array',
+            items: { type: 'integer' },
+            description: 'Client majors in the worker image',
+          },
         },
       },
     },

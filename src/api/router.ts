@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../core/errors.js';
 import { parseAppName, splitAppQualified } from '../core/names.js';
 import { listApps } from '../core/use-cases/apps.js';
 import { captureBackup } from '../core/use-cases/capture-backup.js';
+import { getCheck, startCheck } from '../core/use-cases/checks.js';
 import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
 import { deleteBackup } from '../core/use-cases/delete-backup.js';
@@ -16,7 +17,7 @@ import type { AppAccessVerifier } from './app-access.js';
 import { type ApiRequest, type ApiResponse, json } from './http.js';
 import { errorResponse } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
-import { transferView } from './views.js';
+import { checkView, transferView } from './views.js';
 
 type Params = Record<string, string>;
 type Handler = (req: ApiRequest, params: Params) => Promise<ApiResponse>;
@@ -86,6 +87,7 @@ const bodies = {
     })
     .strict(),
   empty: z.object({}).strict(),
+  check: z.object({ database: optionalString }).strict(),
 };
 
 /** The other app a reference like `other-app::b101` names, if it is not the path's app. */
@@ -271,6 +273,20 @@ function routes(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): Rou
         const plan = await pruneApp(deps, app(p), { dryRun: true });
         return json(200, { app: plan.app, dryRun: true, delete: plan.deleted });
       },
+    },
+    {
+      method: 'POST',
+      pattern: '/v1/apps/:app/checks',
+      handler: async (req, p) => {
+        const body = parseBody(req, bodies.check, true);
+        return json(202, checkView(await startCheck(deps, { app: app(p), database: body.database })));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/v1/apps/:app/checks/:id',
+      handler: async (_req, p) =>
+        json(200, checkView(await getCheck(deps, { app: app(p), id: p.id as string }))),
     },
     {
       // Behind IAM like every route: reaching it proves the caller may act on this app (see app-access.ts).

@@ -1,3 +1,4 @@
+import type { Check } from '../core/check.js';
 import type { Transfer, TransferSource } from '../core/transfer.js';
 
 /** A URL source is shown without its query: a presigned URL's signature is a credential while it lasts. */
@@ -42,5 +43,22 @@ export function transferView(t: Transfer) {
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,
     ...(t.logs ? { logs: t.logs } : {}),
+  };
+}
+
+/** Check JSON (`pgbackups doctor`): the task reference and the record's expiry stay inside. */
+export function checkView(c: Check) {
+  return {
+    id: c.id,
+    app: c.app,
+    database: c.database,
+    status: c.status,
+    createdAt: c.createdAt,
+    startedAt: c.startedAt ?? null,
+    finishedAt: c.finishedAt ?? null,
+    steps: c.steps.map((s) => ({ name: s.name, ok: s.ok, message: s.message, hint: s.hint ?? null })),
+    serverVersion: c.serverVersion ?? null,
+    dumpClient: c.dumpClient ?? null,
+    clients: c.clients ?? [],
   };
 }

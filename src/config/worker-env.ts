@@ -46,8 +46,35 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
   return parsed.data;
 }
 
+/**
+ * The environment of a worker started for a deployment check (`pgbackups doctor`): the same as a transfer's, with
+ * PGBACKUPS_CHECK_ID instead of PGBACKUPS_TRANSFER_NUM.
+ */
+export const checkEnvSchema = workerEnvSchema
+  .omit({ PGBACKUPS_TRANSFER_NUM: true })
+  .extend({ PGBACKUPS_CHECK_ID: z.string().regex(/^chk-[0-9a-f]{12}$/) });
+
+export type CheckEnv = z.infer<typeof checkEnvSchema>;
+
+/** Parses a check worker's environment, or throws one error naming every missing or bad variable. */
+export function parseCheckEnv(env: NodeJS.ProcessEnv): CheckEnv {
+  const parsed = checkEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid worker environment: ${problems}`);
+  }
+  try {
+    parseCidrList(parsed.data.PGBACKUPS_DB_HOST_ALLOWLIST);
+  } catch (e) {
+    throw new Error(`Invalid worker environment: PGBACKUPS_DB_HOST_ALLOWLIST: ${(e as Error).message}`);
+  }
+  return parsed.data;
+}
+
 /** The database-host policy the worker enforces at connect time. */
-export function workerHostPolicy(env: WorkerEnv): DatabaseHostPolicy {
+export function workerHostPolicy(
+  env: Pick<WorkerEnv, 'PGBACKUPS_DB_ALLOW_LOOPBACK' | 'PGBACKUPS_DB_HOST_ALLOWLIST'>,
+): DatabaseHostPolicy {
   return {
     allowLoopback: env.PGBACKUPS_DB_ALLOW_LOOPBACK === 'true',
     allowlist: parseCidrList(env.PGBACKUPS_DB_HOST_ALLOWLIST),

@@ -20,6 +20,7 @@ import { systemClock } from '../core/ports.js';
 import { scheduledCapture } from '../core/use-cases/capture-backup.js';
 import { attachDatabase } from '../core/use-cases/databases.js';
 import { pruneAll } from '../core/use-cases/prune.js';
+import { reconcileStoppedCheck } from '../core/use-cases/checks.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
 import { runWatchdog } from '../core/use-cases/watchdog.js';
 import { type ApiServerAccess, startApiServer } from './api-server.js';
@@ -210,6 +211,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       await reconcileStoppedTask(deps, {
         app: exit.app,
         num: exit.num,
+        exitCode: exit.exitCode,
+        reason: exit.signal ? `worker killed by ${exit.signal}` : 'worker exited',
+      });
+    },
+    onCheckExit: async (exit) => {
+      if (!deps) return;
+      await reconcileStoppedCheck(deps, {
+        app: exit.app,
+        checkId: exit.checkId,
         exitCode: exit.exitCode,
         reason: exit.signal ? `worker killed by ${exit.signal}` : 'worker exited',
       });
