@@ -223,6 +223,6 @@ describe('API router', () => {
       ).toBe(false);
       expect(res.status, entry).not.toBe(405);
     }
-    expect(documented.length).toBe(21);
+    expect(documented.length).toBe(23);
   });
 });
