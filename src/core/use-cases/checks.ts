@@ -73,7 +73,7 @@ export async function getCheck(deps: CoreDeps, input: { app: string; id: string 
   const c = await deps.catalog.getCheck(app, id);
   if (!c) {
     throw new NotFoundError(
-      `Check ${id} not found for ${app}: checks are kept one day. Start one with POST /v1/apps/${app}/checks (pgbackups doctor -a ${app})`,
+      `Check ${id} not found for ${app}: checks are kept about a day. Start one with POST /v1/apps/${app}/checks (pgbackups doctor -a ${app})`,
     );
   }
   const age = deps.clock.now().getTime() - Date.parse(c.createdAt);

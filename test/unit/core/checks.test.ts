@@ -115,7 +115,7 @@ describe('getCheck and reconcileStoppedCheck', () => {
   it('refuses a malformed id and says how long checks are kept when one is gone', async () => {
     await expect(getCheck(deps, { app: APP, id: 'b001' })).rejects.toThrow('Invalid check id');
     await expect(getCheck(deps, { app: APP, id: 'chk-000000000000' })).rejects.toThrow(
-      'Check chk-000000000000 not found for example-app: checks are kept one day',
+      'Check chk-000000000000 not found for example-app: checks are kept about a day',
     );
   });
 });
