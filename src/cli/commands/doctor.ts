@@ -261,10 +261,22 @@ export const doctor: Command = {
     }
     if (!ctx.json) ctx.io.stderr.write(`Waiting for worker task ${check.id} (up to ${timeout} s)... `);
     // Counted in polls, not wall time: the bound holds however slow each request is.
-    for (let polls = Math.ceil(timeout / POLL_SECONDS); polls > 0; polls--) {
-      if (check.status === 'passed' || check.status === 'failed') break;
-      await ctx.io.sleep(POLL_SECONDS * 1000);
-      check = await ctx.client.get<CheckJson>(appPath(ctx.app, 'checks', check.id));
+    try {
+      for (let polls = Math.ceil(timeout / POLL_SECONDS); polls > 0; polls--) {
+        if (check.status === 'passed' || check.status === 'failed') break;
+        await ctx.io.sleep(POLL_SECONDS * 1000);
+        check = await ctx.client.get<CheckJson>(appPath(ctx.app, 'checks', check.id));
+      }
+    } catch (e) {
+      if (!ctx.json) ctx.io.stderr.write('!\n');
+      report({
+        check: 'Worker',
+        result: 'fail',
+        message: `lost the API while waiting for check ${check.id}: ${redactSecrets((e as Error).message)}`,
+        hint: `Run ${cmd(ctx, 'doctor')} again.`,
+      });
+      skipRest('Database', 'not checked: the check could not be read');
+      return finish();
     }
     const finished = check.status === 'passed' || check.status === 'failed';
     if (!ctx.json) ctx.io.stderr.write(finished ? 'done\n' : 'no answer\n');

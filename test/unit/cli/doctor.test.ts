@@ -266,6 +266,22 @@ describe('pgbackups doctor', () => {
     ]);
   });
 
+  it('says it lost the API while waiting, ends the waiting line, and skips what it could not see', async () => {
+    const api = healthyApi().on('GET', '/v1/apps/:app/checks/:id', {
+      status: 502,
+      body: { message: 'Bad Gateway' },
+    });
+    const r = await run(api, ['doctor']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Waiting for worker task chk-0123456789ab (up to 300 s)... !\n');
+    expect(r.stdout.split('\n').slice(5, 9)).toEqual([
+      'FAIL  Worker       lost the API while waiting for check chk-0123456789ab: The API answered HTTP 502: Bad Gateway',
+      '                   → Run pgbackups doctor again.',
+      'skip  Database     not checked: the check could not be read',
+      'skip  Bucket       not checked: the check could not be read',
+    ]);
+  });
+
   it('prints the same checks as JSON with --json', async () => {
     const api = healthyApi().on('GET', '/v1/apps/:app/checks/:id', { status: 200, body: passed });
     const r = await run(api, ['doctor', '--json']);
