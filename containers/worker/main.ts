@@ -3,6 +3,8 @@
  * transfer (PGBACKUPS_APP + PGBACKUPS_TRANSFER_NUM) and exits. SIGTERM (ECS StopTask, cancel) or SIGINT aborts it:
  * the child processes are stopped, nothing is left behind, and the transfer is recorded `cancelled`.
  * Exit code 0 means the worker recorded the outcome itself; anything else is left to the reconciler.
+ * With PGBACKUPS_CHECK_ID instead of a transfer number it runs a deployment check (`pgbackups doctor`,
+ * src/worker/run-check.ts) with the same role, network and clients.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -12,16 +14,23 @@ import { localS3Client, S3BlobStore } from '../../src/adapters/aws/s3-blob-store
 import { SecretsManagerSecrets } from '../../src/adapters/aws/secrets-manager-secrets.js';
 import { FileSecrets } from '../../src/adapters/local/file-secrets.js';
 import { databaseHostGuard, openGuardedUrl } from '../../src/adapters/net/url-guard.js';
-import { parseWorkerEnv, workerHostPolicy } from '../../src/config/worker-env.js';
+import { ENV } from '../../src/config/env-names.js';
+import {
+  type CheckEnv,
+  parseCheckEnv,
+  parseWorkerEnv,
+  workerHostPolicy,
+} from '../../src/config/worker-env.js';
 import { errorMessage, jsonLogger } from '../../src/core/logger.js';
 import { systemClock } from '../../src/core/ports.js';
 import { parseBinDirs } from '../../src/worker/pg-clients.js';
+import { runCheck } from '../../src/worker/run-check.js';
 import { runTransfer } from '../../src/worker/run-transfer.js';
 
 const log = jsonLogger({ service: 'pgbackups-worker' });
 
-async function main(): Promise<number> {
-  const env = parseWorkerEnv(process.env);
+/** The adapters every worker run uses, built once from its environment. */
+function buildDeps(env: Omit<CheckEnv, typeof ENV.CHECK_ID>, labels: Record<string, unknown>) {
   const region = env.AWS_REGION;
   const dynamo = new DynamoDBClient(
     env.PGBACKUPS_DYNAMODB_ENDPOINT ? { endpoint: env.PGBACKUPS_DYNAMODB_ENDPOINT, region } : { region },
@@ -40,8 +49,30 @@ async function main(): Promise<number> {
     clock: systemClock,
     // Database hosts are checked again at every connect, on the addresses resolved then.
     databaseHosts: databaseHostGuard(workerHostPolicy(env)),
-    log: log.child({ app: env.PGBACKUPS_APP, num: env.PGBACKUPS_TRANSFER_NUM }),
+    log: log.child({ app: env.PGBACKUPS_APP, ...labels }),
   };
+  const close = () => {
+    dynamo.destroy();
+    s3.destroy();
+  };
+  return { deps, close };
+}
+
+async function main(): Promise<number> {
+  if (process.env[ENV.CHECK_ID] !== undefined) {
+    const env = parseCheckEnv(process.env);
+    const { deps, close } = buildDeps(env, { check: env.PGBACKUPS_CHECK_ID });
+    const status = await runCheck(
+      deps,
+      { app: env.PGBACKUPS_APP, id: env.PGBACKUPS_CHECK_ID },
+      { pgBinDirs: parseBinDirs(env.PGBACKUPS_PG_BINDIRS) },
+    );
+    deps.log.info('worker finished', { status });
+    close();
+    return 0;
+  }
+  const env = parseWorkerEnv(process.env);
+  const { deps, close } = buildDeps(env, { num: env.PGBACKUPS_TRANSFER_NUM });
 
   const abort = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -62,8 +93,7 @@ async function main(): Promise<number> {
     },
   );
   deps.log.info('worker finished', { status });
-  dynamo.destroy();
-  s3.destroy();
+  close();
   return 0;
 }
 

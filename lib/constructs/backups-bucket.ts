@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CHECK_OBJECT_EXPIRY_DAYS, CHECK_OBJECT_PREFIX } from '../../src/core/check.js';
 import { BUCKET_LIFECYCLE } from '../../src/core/retention.js';
 import { acknowledgeGuard, acknowledgeWildcardResource, denyGrantsExceptForAwsServices } from '../nag.js';
 
@@ -135,6 +136,12 @@ export class BackupsBucket extends Construct {
           id: 'expire-safety-backups',
           prefix: 'safety/',
           expiration: Duration.days(BUCKET_LIFECYCLE.safetyExpirationDays),
+        },
+        {
+          // `pgbackups doctor` deletes its probe object itself; this catches one a failed check left behind.
+          id: 'expire-check-objects',
+          prefix: CHECK_OBJECT_PREFIX,
+          expiration: Duration.days(CHECK_OBJECT_EXPIRY_DAYS),
         },
       ],
       removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,

@@ -57,6 +57,8 @@ export class CatalogTable extends Construct {
       billing: dynamodb.Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: props.deletionProtection ?? false,
+      // Only deployment checks (pgbackups doctor) carry it: they are dropped a day after they were made.
+      timeToLiveAttribute: CATALOG_TABLE.timeToLiveAttribute,
       encryption: props.encryptionKey
         ? dynamodb.TableEncryptionV2.customerManagedKey(props.encryptionKey)
         : dynamodb.TableEncryptionV2.awsManagedKey(),

@@ -11,6 +11,7 @@
  * owns the rule and its message; both read the same constant from src/core.
  */
 import { z } from 'zod';
+import { CHECK_STATUSES, CHECK_STEP_NAMES } from '../core/check.js';
 import { APP_NAME } from '../core/names.js';
 import { PLANS, settingsPatchSchema } from '../core/settings.js';
 import { TRANSFER_STATUSES, type TransferType } from '../core/transfer.js';
@@ -153,6 +154,34 @@ export const transferSchema = named(
       .array(z.object({ at: isoTime, level: z.enum(['info', 'warn', 'error']), message: z.string() }))
       .optional()
       .meta({ description: 'Only with ?logs=true' }),
+  }),
+);
+
+export const checkSchema = named(
+  'Check',
+  z.object({
+    id: z.string().meta({ example: 'chk-0123456789ab' }),
+    app: z.string(),
+    database: z.string(),
+    status: z.enum(CHECK_STATUSES),
+    createdAt: isoTime,
+    startedAt: nullableIso,
+    finishedAt: nullableIso,
+    steps: z
+      .array(
+        z.object({
+          name: z.enum(CHECK_STEP_NAMES),
+          ok: z.boolean(),
+          message: z.string(),
+          hint: z.string().nullable(),
+        }),
+      )
+      .meta({
+        description: 'worker, database, bucket: each ok or not, what was found, and when not ok what to do',
+      }),
+    serverVersion: z.string().nullable(),
+    dumpClient: z.int().nullable().meta({ description: 'The pg_dump major a capture would run' }),
+    clients: z.array(z.int()).meta({ description: 'Client majors in the worker image' }),
   }),
 );
 
@@ -413,6 +442,23 @@ export const API_CONTRACT = {
     responses: {
       200: z.object({ app: z.string(), dryRun: z.literal(true), delete: z.array(pruneEntrySchema) }),
     },
+  },
+  startCheck: {
+    method: 'POST',
+    path: '/v1/apps/{app}/checks',
+    summary:
+      'Start a deployment check (pgbackups doctor): a worker task connects to the database and round-trips an object through the bucket',
+    body: {
+      schema: z.object({ database: optionalString.meta({ description: 'default DATABASE' }) }).strict(),
+      optional: true,
+    },
+    responses: { 202: checkSchema },
+  },
+  getCheck: {
+    method: 'GET',
+    path: '/v1/apps/{app}/checks/{id}',
+    summary: 'A check and what each step found (kept one day)',
+    responses: { 200: checkSchema },
   },
   checkAccess: {
     method: 'GET',

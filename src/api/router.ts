@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../core/errors.js';
 import { parseAppName, splitAppQualified } from '../core/names.js';
 import { listApps } from '../core/use-cases/apps.js';
 import { captureBackup } from '../core/use-cases/capture-backup.js';
+import { getCheck, startCheck } from '../core/use-cases/checks.js';
 import { copyDatabase } from '../core/use-cases/copy-database.js';
 import { attachDatabase, listDatabases, removeDatabase } from '../core/use-cases/databases.js';
 import { deleteBackup } from '../core/use-cases/delete-backup.js';
@@ -24,7 +25,7 @@ import {
 import { type ApiRequest, type ApiResponse, json } from './http.js';
 import { errorResponse } from './http-errors.js';
 import { openApiDocument } from './openapi.js';
-import { transferView } from './views.js';
+import { checkView, transferView } from './views.js';
 
 type Params = Record<string, string>;
 
@@ -210,6 +211,10 @@ function handlers(deps: CoreDeps, { access, checkRestoreUrl }: RouterOptions): H
       const plan = await pruneApp(deps, parseAppName(p.app), { dryRun: true });
       return json(200, { app: plan.app, dryRun: true, delete: plan.deleted });
     },
+    startCheck: async ({ params: p, body }) =>
+      json(202, checkView(await startCheck(deps, { app: parseAppName(p.app), database: body.database }))),
+    getCheck: async ({ params: p }) =>
+      json(200, checkView(await getCheck(deps, { app: parseAppName(p.app), id: p.id }))),
     // Behind IAM like every route: reaching it proves the caller may act on this app (see app-access.ts).
     checkAccess: async ({ params: p }) => json(200, { app: parseAppName(p.app), access: true }),
   };

@@ -1,9 +1,12 @@
 import type { z } from 'zod';
+import type { Check } from '../core/check.js';
 import type { Transfer, TransferSource } from '../core/transfer.js';
-import type { transferSchema } from './contract.js';
+import type { checkSchema, transferSchema } from './contract.js';
 
 /** The transfer JSON the API answers with; its schema in src/api/contract.ts is what the document shows. */
 export type TransferJson = z.infer<typeof transferSchema>;
+/** The check JSON (`pgbackups doctor`), typed by its schema in src/api/contract.ts. */
+export type CheckJson = z.infer<typeof checkSchema>;
 
 /** A URL source is shown without its query: a presigned URL's signature is a credential while it lasts. */
 function sourceView(source: TransferSource): TransferJson['source'] {
@@ -53,5 +56,22 @@ export function transferView(t: Transfer): TransferJson {
     error: t.error ?? null,
     cancelRequested: t.cancelRequested ?? false,
     ...(t.logs ? { logs: [...t.logs] } : {}),
+  };
+}
+
+/** Check JSON (`pgbackups doctor`): the task reference and the record's expiry stay inside. */
+export function checkView(c: Check): CheckJson {
+  return {
+    id: c.id,
+    app: c.app,
+    database: c.database,
+    status: c.status,
+    createdAt: c.createdAt,
+    startedAt: c.startedAt ?? null,
+    finishedAt: c.finishedAt ?? null,
+    steps: c.steps.map((s) => ({ name: s.name, ok: s.ok, message: s.message, hint: s.hint ?? null })),
+    serverVersion: c.serverVersion ?? null,
+    dumpClient: c.dumpClient ?? null,
+    clients: [...(c.clients ?? [])],
   };
 }

@@ -14,6 +14,7 @@ import { capture } from './commands/capture.js';
 import { copy } from './commands/copy.js';
 import { databases, databasesAdd, databasesRemove } from './commands/databases.js';
 import { deleteBackup } from './commands/delete.js';
+import { doctor } from './commands/doctor.js';
 import { download } from './commands/download.js';
 import { info } from './commands/info.js';
 import { list } from './commands/list.js';
@@ -47,6 +48,7 @@ export const COMMANDS: readonly Command[] = [
   settings,
   retention,
   apps,
+  doctor,
 ];
 
 const GLOBAL_FLAGS: FlagSpecs = {

@@ -8,6 +8,8 @@ export const ENV = {
   // Per task: which transfer a worker runs (set by the TaskRunner at RunTask / spawn).
   APP: 'PGBACKUPS_APP',
   TRANSFER_NUM: 'PGBACKUPS_TRANSFER_NUM',
+  // Per task of a deployment check (`pgbackups doctor`), instead of TRANSFER_NUM.
+  CHECK_ID: 'PGBACKUPS_CHECK_ID',
 
   // Per deployment, worker and functions alike.
   TABLE: 'PGBACKUPS_TABLE',

@@ -41,8 +41,25 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
   return parseEnv(workerEnvSchema, env, 'worker environment');
 }
 
+/**
+ * The environment of a worker started for a deployment check (`pgbackups doctor`): the same as a transfer's, with
+ * PGBACKUPS_CHECK_ID instead of PGBACKUPS_TRANSFER_NUM.
+ */
+export const checkEnvSchema = workerEnvSchema
+  .omit({ [ENV.TRANSFER_NUM]: true })
+  .extend({ [ENV.CHECK_ID]: z.string().regex(/^chk-[0-9a-f]{12}$/) });
+
+export type CheckEnv = z.infer<typeof checkEnvSchema>;
+
+/** Parses a check worker's environment, or throws one error naming every missing or bad variable. */
+export function parseCheckEnv(env: NodeJS.ProcessEnv): CheckEnv {
+  return parseEnv(checkEnvSchema, env, 'worker environment');
+}
+
 /** The database-host policy the worker enforces at connect time. */
-export function workerHostPolicy(env: WorkerEnv): DatabaseHostPolicy {
+export function workerHostPolicy(
+  env: Pick<WorkerEnv, typeof ENV.DB_ALLOW_LOOPBACK | typeof ENV.DB_HOST_ALLOWLIST>,
+): DatabaseHostPolicy {
   return { allowLoopback: env[ENV.DB_ALLOW_LOOPBACK], allowlist: env[ENV.DB_HOST_ALLOWLIST] };
 }
 

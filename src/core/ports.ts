@@ -4,6 +4,7 @@
  * unit tests. Nothing here imports `@aws-sdk`.
  */
 import type { Readable } from 'node:stream';
+import type { Check, CheckPatch, CheckStatus } from './check.js';
 import type { TransferMirror } from './mirror.js';
 import type { AppSettings } from './settings.js';
 import type { LogLine, Transfer, TransferKind, TransferPatch, TransferStatus } from './transfer.js';
@@ -110,6 +111,17 @@ export interface Catalog {
   /** Every schedule of every app (a sparse index), for the watchdog. */
   listAllSchedules(): Promise<Schedule[]>;
   deleteSchedule(app: string, database: string): Promise<void>;
+
+  /** Creates a deployment check (src/core/check.ts); kept apart from transfers, dropped after `expiresAt`. */
+  createCheck(c: Check): Promise<void>;
+  getCheck(app: string, id: string): Promise<Check | undefined>;
+  /** Applies `patch` only when the check's status is one of `expectStatus`; undefined when it was not. */
+  updateCheck(
+    app: string,
+    id: string,
+    patch: CheckPatch,
+    expectStatus: readonly CheckStatus[],
+  ): Promise<Check | undefined>;
 }
 
 export interface UploadResult {
@@ -148,9 +160,17 @@ export interface TaskRequest {
   readonly scratchBytes?: number;
 }
 
+/** A worker task that runs a deployment check (src/core/check.ts) instead of a transfer. */
+export interface CheckTaskRequest {
+  readonly app: string;
+  readonly checkId: string;
+}
+
 /** Starts and stops the worker for one transfer (ECS task, or a local child process). */
 export interface TaskRunner {
   start(req: TaskRequest): Promise<{ taskRef: string }>;
+  /** Starts a worker the same way, on the same task definition and network, to run a check. */
+  startCheck(req: CheckTaskRequest): Promise<{ taskRef: string }>;
   /** Asks the worker to stop (SIGTERM); it aborts and records `cancelled`. */
   stop(taskRef: string, reason: string): Promise<void>;
   /** Whether the task is still alive; undefined when the runner cannot tell. */

@@ -19,6 +19,7 @@ import { jsonLogger, type Logger } from '../core/logger.js';
 import type { Clock, Notifier } from '../core/ports.js';
 import { systemClock } from '../core/ports.js';
 import { scheduledCapture } from '../core/use-cases/capture-backup.js';
+import { reconcileStoppedCheck } from '../core/use-cases/checks.js';
 import { attachDatabase } from '../core/use-cases/databases.js';
 import { pruneAll } from '../core/use-cases/prune.js';
 import { reconcileStoppedTask } from '../core/use-cases/transfers.js';
@@ -213,6 +214,15 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       await reconcileStoppedTask(deps, {
         app: exit.app,
         num: exit.num,
+        exitCode: exit.exitCode,
+        reason: exit.signal ? `worker killed by ${exit.signal}` : 'worker exited',
+      });
+    },
+    onCheckExit: async (exit) => {
+      if (!deps) return;
+      await reconcileStoppedCheck(deps, {
+        app: exit.app,
+        checkId: exit.checkId,
         exitCode: exit.exitCode,
         reason: exit.signal ? `worker killed by ${exit.signal}` : 'worker exited',
       });

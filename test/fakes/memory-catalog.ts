@@ -1,3 +1,4 @@
+import type { Check, CheckPatch, CheckStatus } from '../../src/core/check.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { boundLogLines } from '../../src/core/log-item.js';
 import { seenFrom, type TransferMirror } from '../../src/core/mirror.js';
@@ -133,5 +134,20 @@ export class MemoryCatalog implements Catalog {
   }
   async deleteSchedule(app: string, database: string) {
     this.schedules.delete(key(app, database));
+  }
+  readonly checks = new Map<string, Check>();
+  async createCheck(c: Check) {
+    if (this.checks.has(key(c.app, c.id))) throw new ConflictError(`Check ${c.id} already exists`);
+    this.checks.set(key(c.app, c.id), c);
+  }
+  async getCheck(app: string, id: string) {
+    return this.checks.get(key(app, id));
+  }
+  async updateCheck(app: string, id: string, patch: CheckPatch, expect: readonly CheckStatus[]) {
+    const c = this.checks.get(key(app, id));
+    if (!c || !expect.includes(c.status)) return undefined;
+    const next = { ...c, ...patch };
+    this.checks.set(key(app, id), next);
+    return next;
   }
 }

@@ -3,6 +3,7 @@ import { SecretNotFoundError } from '../../src/core/errors.js';
 import type {
   Alert,
   BlobStore,
+  CheckTaskRequest,
   Clock,
   Notifier,
   Schedule,
@@ -72,6 +73,18 @@ export class FakeTaskRunner implements TaskRunner {
     }
     this.started.push(req);
     const taskRef = `task-${req.app}-${req.num}`;
+    this.alive.add(taskRef);
+    return { taskRef };
+  }
+  readonly startedChecks: CheckTaskRequest[] = [];
+  async startCheck(req: CheckTaskRequest) {
+    if (this.failNextStart) {
+      const e = this.failNextStart;
+      this.failNextStart = undefined;
+      throw e;
+    }
+    this.startedChecks.push(req);
+    const taskRef = `task-${req.app}-${req.checkId}`;
     this.alive.add(taskRef);
     return { taskRef };
   }

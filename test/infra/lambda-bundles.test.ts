@@ -147,6 +147,8 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
   let s3: LocalS3;
   let stub: Awaited<ReturnType<typeof startAwsStub>>;
   const handlers: Record<string, Handler> = {};
+  /** The check started through the API route, failed later by its task's stop event. */
+  let checkId: string | undefined;
   const sizes: Record<string, number> = {};
   const savedEnv = { ...process.env };
 
@@ -275,6 +277,14 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     };
     await expectStatus('GET', `${base}/transfers`, 200);
     await expectStatus('GET', `${base}/transfers/${backup?.id}`, 200);
+    // pgbackups doctor: a check worker is started with RunTask like a transfer's, and read back.
+    const check = (await expectStatus('POST', `${base}/checks`, 202, { database: 'DATABASE' })) as {
+      id: string;
+      status: string;
+    };
+    expect(check).toMatchObject({ id: expect.stringMatching(/^chk-[0-9a-f]{12}$/), status: 'pending' });
+    checkId = check.id;
+    await expectStatus('GET', `${base}/checks/${check.id}`, 200);
     // Not completed yet: a clear refusal, not a crash.
     await expectStatus('POST', `${base}/backups/${backup?.id}/url`, 422);
     await expectStatus('PUT', `${base}/schedules/DATABASE`, 200, { at: '02:00 Europe/Paris' });
@@ -296,6 +306,7 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     // What the API asked of the services without an emulator, in order.
     expect(stub.calls).toEqual([
       'CreateSecret',
+      'RunTask',
       'RunTask',
       'POST schedule',
       'DELETE schedule',
@@ -385,6 +396,54 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
     expect(JSON.parse(after.body)).toMatchObject({
       status: 'failed',
       error: expect.stringContaining('OutOfMemoryError'),
+    });
+  });
+
+  it("fails a check whose worker task could not start, from the task's ECS Task State Change event", async () => {
+    expect(checkId).toBeDefined();
+    const event = {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'ECS Task State Change',
+      source: 'aws.ecs',
+      account: ACCOUNT,
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: [`arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/def`],
+      detail: {
+        clusterArn: process.env.PGBACKUPS_CLUSTER,
+        taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/def`,
+        lastStatus: 'STOPPED',
+        desiredStatus: 'STOPPED',
+        stopCode: 'TaskFailedToStart',
+        stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)',
+        overrides: {
+          containerOverrides: [
+            {
+              name: 'worker',
+              environment: [
+                { name: 'PGBACKUPS_APP', value: APP },
+                { name: 'PGBACKUPS_CHECK_ID', value: checkId },
+              ],
+            },
+          ],
+        },
+      },
+    };
+    await handlers.TaskEventsHandler!(event);
+    const after = (await handlers.ApiHandler!(httpEvent('GET', `/v1/apps/${APP}/checks/${checkId}`))) as {
+      body: string;
+    };
+    expect(JSON.parse(after.body)).toMatchObject({
+      status: 'failed',
+      steps: [
+        {
+          name: 'worker',
+          ok: false,
+          message: expect.stringContaining('CannotPullContainerError'),
+          hint: expect.stringContaining('route to ECR'),
+        },
+      ],
     });
   });
 

@@ -5,6 +5,7 @@ import { buildAwsDeps } from '../../src/adapters/aws/aws-deps.js';
 import { ENV, WORKER_CONTAINER } from '../../src/config/env-names.js';
 import { AWS_FUNCTION_ENV_NAMES } from '../../src/config/function-env.js';
 import { parseWorkerEnv, workerEnvSchema } from '../../src/config/worker-env.js';
+import { CHECK_OBJECT_EXPIRY_DAYS, CHECK_TTL_SECONDS } from '../../src/core/check.js';
 import { BUCKET_LIFECYCLE, MAX_TRANSFER_DAYS } from '../../src/core/retention.js';
 import { buildTestStack } from './stack-fixture.js';
 
@@ -55,6 +56,8 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
         ],
         SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
         GlobalSecondaryIndexes: [Match.objectLike({ IndexName: 'gsi1' })],
+        // Deployment checks (pgbackups doctor) expire by TTL; nothing else carries the attribute.
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         Replicas: [
           Match.objectLike({
             DeletionProtectionEnabled: false,
@@ -123,7 +126,16 @@ describe('PgBackupsStack (new VPC, defaults)', () => {
         ExpirationInDays: BUCKET_LIFECYCLE.safetyExpirationDays,
         Status: 'Enabled',
       },
+      {
+        Id: 'expire-check-objects',
+        Prefix: 'checks/',
+        ExpirationInDays: CHECK_OBJECT_EXPIRY_DAYS,
+        Status: 'Enabled',
+      },
     ]);
+    // A doctor's probe object is deleted by its worker; the rule only catches one left behind, after the
+    // check's own record has gone.
+    expect(CHECK_OBJECT_EXPIRY_DAYS * 86_400).toBeGreaterThanOrEqual(CHECK_TTL_SECONDS);
     // Uploads outlive the longest transfer the watchdog lets run.
     expect(BUCKET_LIFECYCLE.abortIncompleteUploadDays).toBeGreaterThan(MAX_TRANSFER_DAYS);
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Check } from '../../src/core/check.js';
 import { logLineBytes, MAX_LOG_ITEM_BYTES } from '../../src/core/log-item.js';
 import type { Catalog } from '../../src/core/ports.js';
 import { MAX_LOG_LINE_CHARS, MAX_LOG_LINES, type Transfer } from '../../src/core/transfer.js';
@@ -326,5 +327,51 @@ describe.each(adapters)('Catalog contract: %s', (_name, make) => {
     expect((await catalog.listAllSchedules()).filter((x) => x.app.startsWith('db-app')).length).toBe(2);
     await catalog.deleteSchedule('db-app', 'DATABASE');
     expect(await catalog.listSchedules('db-app')).toEqual([]);
+  });
+
+  it('keeps checks apart from transfers, with conditional status changes and their expiry stored', async () => {
+    const check: Check = {
+      app: 'check-app',
+      id: 'chk-0123456789ab',
+      database: 'DATABASE',
+      status: 'pending',
+      createdAt: '2026-01-01T00:00:00.000Z',
+      expiresAt: 1767312000,
+      steps: [],
+    };
+    await catalog.createCheck(check);
+    await expect(catalog.createCheck(check)).rejects.toThrow('Check chk-0123456789ab already exists');
+    expect(await catalog.getCheck('check-app', check.id)).toEqual(check);
+    expect(await catalog.getCheck('other-app', check.id)).toBeUndefined();
+    // Not a transfer, not an app of its own.
+    expect((await catalog.listTransfers('check-app')).transfers).toEqual([]);
+    expect(await catalog.listApps()).not.toContain('check-app');
+
+    expect(
+      await catalog.updateCheck('check-app', check.id, { status: 'passed' }, ['running']),
+    ).toBeUndefined();
+    const running = await catalog.updateCheck('check-app', check.id, { status: 'running', taskRef: 't' }, [
+      'pending',
+    ]);
+    expect(running).toEqual({ ...check, status: 'running', taskRef: 't' });
+    const steps = [{ name: 'database' as const, ok: false, message: 'DATABASE: refused', hint: 'fix it' }];
+    const done = await catalog.updateCheck(
+      'check-app',
+      check.id,
+      { status: 'failed', steps, serverVersion: '16.4', clients: [15, 16] },
+      ['pending', 'running'],
+    );
+    expect(done).toEqual({
+      ...check,
+      status: 'failed',
+      taskRef: 't',
+      steps,
+      serverVersion: '16.4',
+      clients: [15, 16],
+    });
+    expect(await catalog.getCheck('check-app', check.id)).toEqual(done);
+    expect(
+      await catalog.updateCheck('check-app', 'chk-ffffffffffff', { status: 'failed' }, ['pending']),
+    ).toBeUndefined();
   });
 });

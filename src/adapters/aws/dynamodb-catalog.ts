@@ -14,6 +14,7 @@ import {
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { Check, CheckPatch, CheckStatus } from '../../core/check.js';
 import { ConflictError, ValidationError } from '../../core/errors.js';
 import { boundLogLines } from '../../core/log-item.js';
 import { seenFrom, type TransferMirror } from '../../core/mirror.js';
@@ -39,6 +40,7 @@ const appKey = (app: string) => `APP#${app}`;
 /** The partition holding one item per app (sk = the app's name). */
 const xferKey = (num: number) => `XFER#${String(num).padStart(10, '0')}`;
 const xlogKey = (num: number) => `XLOG#${String(num).padStart(10, '0')}`;
+const checkKey = (id: string) => `CHECK#${id}`;
 // Storage bookkeeping, not part of the domain records.
 const KEY_ATTRS = ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'finishHandledAt'] as const;
 
@@ -424,6 +426,67 @@ export class DynamoDbCatalog implements Catalog {
     await this.doc.send(
       new DeleteCommand({ TableName: this.table, Key: { pk: appKey(app), sk: `SCHED#${database}` } }),
     );
+  }
+
+  async createCheck(c: Check): Promise<void> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...c, pk: appKey(c.app), sk: checkKey(c.id) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException)
+        throw new ConflictError(`Check ${c.id} already exists`);
+      throw e;
+    }
+  }
+
+  async getCheck(app: string, id: string): Promise<Check | undefined> {
+    const res = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: appKey(app), sk: checkKey(id) } }),
+    );
+    return strip<Check>(res.Item);
+  }
+
+  async updateCheck(
+    app: string,
+    id: string,
+    patch: CheckPatch,
+    expectStatus: readonly CheckStatus[],
+  ): Promise<Check | undefined> {
+    const names: Record<string, string> = { '#status': 'status' };
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    Object.entries(patch).forEach(([k, v], i) => {
+      if (v === undefined) return;
+      names[`#f${i}`] = k;
+      values[`:v${i}`] = v;
+      sets.push(`#f${i} = :v${i}`);
+    });
+    expectStatus.forEach((s, i) => {
+      values[`:s${i}`] = s;
+    });
+    if (sets.length === 0) return this.getCheck(app, id);
+    try {
+      const res = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: appKey(app), sk: checkKey(id) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(pk) AND #status IN (${expectStatus.map((_, i) => `:s${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip<Check>(res.Attributes);
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return undefined;
+      throw e;
+    }
   }
 
   private async queryAll(input: QueryCommandInput): Promise<Record<string, unknown>[]> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DescribeTasksCommand, type ECSClient, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { ENV, WORKER_CONTAINER } from '../../config/env-names.js';
-import type { TaskRequest, TaskRunner } from '../../core/ports.js';
+import type { CheckTaskRequest, TaskRequest, TaskRunner } from '../../core/ports.js';
 
 /** `startedBy` of every worker task: visible in the console and filterable in ListTasks. */
 export const STARTED_BY = 'pgbackups';
@@ -47,10 +47,48 @@ export class EcsTaskRunner implements TaskRunner {
   constructor(private readonly opts: EcsTaskRunnerOptions) {}
 
   async start(req: TaskRequest): Promise<{ taskRef: string }> {
-    const { client, cluster, taskDefinition } = this.opts;
     // Sized per task: the task definition's default fits captures and streamed restores, which use no disk.
     const ephemeralStorage =
       req.scratchBytes === undefined ? undefined : { sizeInGiB: ephemeralStorageGiB(req.scratchBytes) };
+    return this.runTask({
+      app: req.app,
+      what: `${req.app} ${req.id}`,
+      environment: [
+        { name: ENV.APP, value: req.app },
+        { name: ENV.TRANSFER_NUM, value: String(req.num) },
+      ],
+      ephemeralStorage,
+      clientToken: runTaskClientToken(this.opts.cluster, req.app, req.num),
+      tag: { key: 'pgbackups:transfer', value: req.id },
+    });
+  }
+
+  /** The same task definition and network as a transfer; the worker runs the check named in its environment. */
+  async startCheck(req: CheckTaskRequest): Promise<{ taskRef: string }> {
+    return this.runTask({
+      app: req.app,
+      what: `${req.app} check ${req.checkId}`,
+      environment: [
+        { name: ENV.APP, value: req.app },
+        { name: ENV.CHECK_ID, value: req.checkId },
+      ],
+      clientToken: createHash('sha256')
+        .update(`${this.opts.cluster}\n${req.app}\ncheck\n${req.checkId}`)
+        .digest('hex'),
+      tag: { key: 'pgbackups:check', value: req.checkId },
+    });
+  }
+
+  private async runTask(task: {
+    app: string;
+    what: string;
+    environment: { name: string; value: string }[];
+    ephemeralStorage?: { sizeInGiB: number };
+    clientToken: string;
+    tag: { key: string; value: string };
+  }): Promise<{ taskRef: string }> {
+    const { client, cluster, taskDefinition } = this.opts;
+    const { ephemeralStorage } = task;
     const out = await client.send(
       new RunTaskCommand({
         cluster,
@@ -65,23 +103,12 @@ export class EcsTaskRunner implements TaskRunner {
           },
         },
         overrides: {
-          containerOverrides: [
-            {
-              name: WORKER_CONTAINER,
-              environment: [
-                { name: ENV.APP, value: req.app },
-                { name: ENV.TRANSFER_NUM, value: String(req.num) },
-              ],
-            },
-          ],
+          containerOverrides: [{ name: WORKER_CONTAINER, environment: task.environment }],
           ...(ephemeralStorage && { ephemeralStorage }),
         },
-        clientToken: runTaskClientToken(cluster, req.app, req.num),
+        clientToken: task.clientToken,
         startedBy: STARTED_BY,
-        tags: [
-          { key: 'pgbackups:app', value: req.app },
-          { key: 'pgbackups:transfer', value: req.id },
-        ],
+        tags: [{ key: 'pgbackups:app', value: task.app }, task.tag],
         enableECSManagedTags: true,
       }),
     );
@@ -89,11 +116,11 @@ export class EcsTaskRunner implements TaskRunner {
     const failure = out.failures?.[0];
     if (failure) {
       const detail = [failure.reason, failure.detail].filter(Boolean).join(': ') || 'unknown reason';
-      throw new Error(`ECS could not start the worker for ${req.app} ${req.id}: ${detail}`);
+      throw new Error(`ECS could not start the worker for ${task.what}: ${detail}`);
     }
     const taskArn = out.tasks?.[0]?.taskArn;
     if (!taskArn)
-      throw new Error(`ECS could not start the worker for ${req.app} ${req.id}: RunTask returned no task`);
+      throw new Error(`ECS could not start the worker for ${task.what}: RunTask returned no task`);
     return { taskRef: taskArn };
   }
 
@@ -112,6 +139,14 @@ export class EcsTaskRunner implements TaskRunner {
     // A task ECS no longer knows (failures: MISSING) is as dead as a STOPPED one.
     return task !== undefined && task.lastStatus !== 'STOPPED';
   }
+}
+
+/** What the task-events handler needs from a stopped worker task that ran a check. */
+export interface StoppedCheckWorker {
+  readonly app: string;
+  readonly checkId: string;
+  readonly exitCode?: number;
+  readonly reason: string;
 }
 
 /** What the task-events handler needs from a stopped worker task. */
@@ -148,4 +183,21 @@ export function stoppedWorkerFromEvent(detail: unknown): StoppedWorker | undefin
     [d.stopCode, d.stoppedReason, container?.reason].filter((s): s is string => Boolean(s)).join(': ') ||
     'the task stopped';
   return { app, num, exitCode: container?.exitCode ?? undefined, reason };
+}
+
+/** Like {@link stoppedWorkerFromEvent}, for a worker started by {@link EcsTaskRunner.startCheck}. */
+export function stoppedCheckFromEvent(detail: unknown): StoppedCheckWorker | undefined {
+  if (!detail || typeof detail !== 'object') return undefined;
+  const d = detail as TaskStateDetail;
+  if (d.lastStatus !== 'STOPPED') return undefined;
+  const env = d.overrides?.containerOverrides?.find((c) => c.name === WORKER_CONTAINER)?.environment ?? [];
+  const value = (name: string) => env.find((e) => e.name === name)?.value;
+  const app = value(ENV.APP);
+  const checkId = value(ENV.CHECK_ID);
+  if (!app || !checkId) return undefined;
+  const container = d.containers?.find((c) => c.name === WORKER_CONTAINER);
+  const reason =
+    [d.stopCode, d.stoppedReason, container?.reason].filter((s): s is string => Boolean(s)).join(': ') ||
+    'the task stopped';
+  return { app, checkId, exitCode: container?.exitCode ?? undefined, reason };
 }

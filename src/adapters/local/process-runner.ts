@@ -4,7 +4,7 @@ import { ensureWorkerBundle, WORKER_BUNDLE } from '../../../containers/worker/bu
 import { ENV } from '../../config/env-names.js';
 import { localWorkerInheritance } from '../../config/local-env.js';
 import type { Logger } from '../../core/logger.js';
-import type { TaskRequest, TaskRunner } from '../../core/ports.js';
+import type { CheckTaskRequest, TaskRequest, TaskRunner } from '../../core/ports.js';
 
 /**
  * The very program the container runs: the worker bundle (containers/worker/build.ts), started with the image's
@@ -21,12 +21,21 @@ export interface TaskExit {
   readonly signal?: string;
 }
 
+export interface CheckExit {
+  readonly app: string;
+  readonly checkId: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+}
+
 export interface LocalProcessRunnerOptions {
   /** Environment for every worker (endpoints, table, bucket, secrets dir); per-task variables are added. */
   readonly env: Record<string, string>;
   readonly log: Logger;
   /** Called when a worker exits, like ECS's task-state event; the caller reconciles the transfer. */
   readonly onExit: (exit: TaskExit) => void | Promise<void>;
+  /** Called when a check's worker exits; the caller fails the check if the worker did not finish it. */
+  readonly onCheckExit?: (exit: CheckExit) => void | Promise<void>;
   /**
    * Where workers' JSON log lines go: the terminal (`inherit`, like a container's log stream), nowhere, or a
    * function called with each line of their stdout and stderr (tests read them, e.g. to look for secrets).
@@ -47,6 +56,27 @@ export class LocalProcessRunner implements TaskRunner {
   constructor(private readonly opts: LocalProcessRunnerOptions) {}
 
   async start(req: TaskRequest): Promise<{ taskRef: string }> {
+    return this.spawnWorker(
+      { [ENV.APP]: req.app, [ENV.TRANSFER_NUM]: String(req.num) },
+      { app: req.app, transfer: req.id },
+      (code, signal) => this.opts.onExit({ app: req.app, num: req.num, exitCode: code, signal }),
+    );
+  }
+
+  async startCheck(req: CheckTaskRequest): Promise<{ taskRef: string }> {
+    return this.spawnWorker(
+      { [ENV.APP]: req.app, [ENV.CHECK_ID]: req.checkId },
+      { app: req.app, check: req.checkId },
+      (code, signal) =>
+        this.opts.onCheckExit?.({ app: req.app, checkId: req.checkId, exitCode: code, signal }),
+    );
+  }
+
+  private async spawnWorker(
+    taskEnv: Record<string, string>,
+    labels: Record<string, string>,
+    onExit: (exitCode: number | undefined, signal: string | undefined) => void | Promise<void>,
+  ): Promise<{ taskRef: string }> {
     const output = this.opts.workerOutput ?? 'inherit';
     const stdio = typeof output === 'function' ? 'pipe' : output;
     this.building ??= ensureWorkerBundle().finally(() => {
@@ -59,8 +89,7 @@ export class LocalProcessRunner implements TaskRunner {
       env: {
         ...inherited.env,
         ...this.opts.env,
-        [ENV.APP]: req.app,
-        [ENV.TRANSFER_NUM]: String(req.num),
+        ...taskEnv,
       },
       stdio: ['ignore', stdio, stdio],
       detached: true,
@@ -80,22 +109,15 @@ export class LocalProcessRunner implements TaskRunner {
     const exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         this.children.delete(taskRef);
-        this.opts.log.info('worker exited', { app: req.app, transfer: req.id, exitCode: code, signal });
-        Promise.resolve(
-          this.opts.onExit({
-            app: req.app,
-            num: req.num,
-            exitCode: code ?? undefined,
-            signal: signal ?? undefined,
-          }),
-        )
+        this.opts.log.info('worker exited', { ...labels, exitCode: code, signal });
+        Promise.resolve(onExit(code ?? undefined, signal ?? undefined))
           .catch((e) => this.opts.log.error('reconcile after worker exit failed', { error: String(e) }))
           .finally(resolve);
       });
     });
     this.exits.add(exited);
     void exited.then(() => this.exits.delete(exited));
-    this.opts.log.info('worker started', { app: req.app, transfer: req.id, taskRef });
+    this.opts.log.info('worker started', { ...labels, taskRef });
     return { taskRef };
   }
 

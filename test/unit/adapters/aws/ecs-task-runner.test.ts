@@ -11,6 +11,7 @@ import {
   EcsTaskRunner,
   ephemeralStorageGiB,
   runTaskClientToken,
+  stoppedCheckFromEvent,
   stoppedWorkerFromEvent,
 } from '../../../../src/adapters/aws/ecs-task-runner.js';
 
@@ -243,5 +244,99 @@ describe('stoppedWorkerFromEvent', () => {
     expect(stoppedWorkerFromEvent({ ...detail, lastStatus: 'RUNNING' })).toBeUndefined();
     expect(stoppedWorkerFromEvent({ ...detail, overrides: { containerOverrides: [] } })).toBeUndefined();
     expect(stoppedWorkerFromEvent(undefined)).toBeUndefined();
+  });
+});
+
+describe('EcsTaskRunner.startCheck (pgbackups doctor)', () => {
+  it('runs the same task definition on the same network, with the check in the overrides', async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [{ taskArn: TASK }], failures: [] });
+
+    expect(await runner.startCheck({ app: 'example-app', checkId: 'chk-0123456789ab' })).toEqual({
+      taskRef: TASK,
+    });
+    const input = ecs.commandCalls(RunTaskCommand)[0]!.args[0].input;
+    expect(input).toEqual({
+      cluster: CLUSTER,
+      taskDefinition: 'arn:aws:ecs:eu-west-1:111122223333:task-definition/PgBackupsWorker:7',
+      launchType: 'FARGATE',
+      count: 1,
+      networkConfiguration: {
+        awsvpcConfiguration: {
+          subnets: ['subnet-a', 'subnet-b'],
+          securityGroups: ['sg-worker'],
+          assignPublicIp: 'ENABLED',
+        },
+      },
+      overrides: {
+        containerOverrides: [
+          {
+            name: 'worker',
+            environment: [
+              { name: 'PGBACKUPS_APP', value: 'example-app' },
+              { name: 'PGBACKUPS_CHECK_ID', value: 'chk-0123456789ab' },
+            ],
+          },
+        ],
+      },
+      clientToken: expect.stringMatching(/^[0-9a-f]{64}$/),
+      startedBy: 'pgbackups',
+      tags: [
+        { key: 'pgbackups:app', value: 'example-app' },
+        { key: 'pgbackups:check', value: 'chk-0123456789ab' },
+      ],
+      enableECSManagedTags: true,
+    });
+    // Never the token of a transfer of the same app.
+    expect(input.clientToken).not.toBe(runTaskClientToken(CLUSTER, 'example-app', 1));
+  });
+
+  it('turns failures[] into an error naming the check and the reason', async () => {
+    ecs.on(RunTaskCommand).resolves({ tasks: [], failures: [{ reason: 'RESOURCE:FARGATE' }] });
+    await expect(runner.startCheck({ app: 'example-app', checkId: 'chk-0123456789ab' })).rejects.toThrow(
+      'ECS could not start the worker for example-app check chk-0123456789ab: RESOURCE:FARGATE',
+    );
+  });
+});
+
+describe('stoppedCheckFromEvent', () => {
+  const detail = (environment: { name: string; value: string }[]) => ({
+    clusterArn: CLUSTER,
+    taskArn: TASK,
+    lastStatus: 'STOPPED',
+    stopCode: 'TaskFailedToStart',
+    stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)',
+    overrides: { containerOverrides: [{ name: 'worker', environment }] },
+  });
+
+  it("reads the check from a check worker's overrides, with the stop reason", () => {
+    const event = detail([
+      { name: 'PGBACKUPS_APP', value: 'example-app' },
+      { name: 'PGBACKUPS_CHECK_ID', value: 'chk-0123456789ab' },
+    ]);
+    expect(stoppedCheckFromEvent(event)).toEqual({
+      app: 'example-app',
+      checkId: 'chk-0123456789ab',
+      exitCode: undefined,
+      reason: 'TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 5 time(s)',
+    });
+    // A check's task is not a transfer's: the transfer reconciler ignores it.
+    expect(stoppedWorkerFromEvent(event)).toBeUndefined();
+  });
+
+  it("ignores a transfer's worker and a task still running", () => {
+    const transfer = detail([
+      { name: 'PGBACKUPS_APP', value: 'example-app' },
+      { name: 'PGBACKUPS_TRANSFER_NUM', value: '12' },
+    ]);
+    expect(stoppedCheckFromEvent(transfer)).toBeUndefined();
+    expect(
+      stoppedCheckFromEvent({
+        ...detail([
+          { name: 'PGBACKUPS_APP', value: 'example-app' },
+          { name: 'PGBACKUPS_CHECK_ID', value: 'chk-0123456789ab' },
+        ]),
+        lastStatus: 'RUNNING',
+      }),
+    ).toBeUndefined();
   });
 });
