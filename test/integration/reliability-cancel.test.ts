@@ -150,6 +150,27 @@ describe('cancel at every stage', () => {
     await workersGone();
   });
 
+  it('cancels a copy whose pg_dump waits on a lock in the source: cancelled, target unchanged', async () => {
+    const before = await fingerprint(pg, 'copy_target');
+    const lock = await lockSession('source', 'LOCK TABLE app.people IN ACCESS EXCLUSIVE MODE');
+    try {
+      const started = await api.appCall('POST', '/copies', { from: 'DATABASE', to: 'COPY_TARGET' });
+      expect(started.status).toBe(202);
+      const copy = await api.waitFor(started.body.id, (t) => t.status === 'running', 'running');
+      await waitForWorkerSessions(pg, 'source', { waitingOnLock: true });
+      expect((await api.appCall('POST', `/transfers/${copy.id}/cancel`)).status).toBe(200);
+      // Still holding the lock: the cancel must not wait for pg_dump to get it.
+      const done = await api.waitFinished(copy.id);
+      expect(done).toMatchObject({ status: 'cancelled', error: null });
+    } finally {
+      await lock.close();
+    }
+    await waitForWorkerSessions(pg, 'copy_target', { none: true, timeoutMs: 30_000 });
+    await waitForWorkerSessions(pg, 'source', { none: true, timeoutMs: 30_000 });
+    expect(await fingerprint(pg, 'copy_target')).toEqual(before);
+    await workersGone();
+  });
+
   it('deletes a running backup: cancelled first, then gone with no object and no worker left', async () => {
     const lock = await lockSession('source', 'LOCK TABLE app.people IN ACCESS EXCLUSIVE MODE');
     let running: TransferJson;
