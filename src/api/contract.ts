@@ -471,6 +471,14 @@ export const API_CONTRACT = {
 
 export type OperationId = keyof typeof API_CONTRACT;
 
+/** The JSON a route answers with on `status`: the one description of the wire that clients (the CLI) read. */
+export type ResponseOf<
+  Op extends OperationId,
+  S extends keyof (typeof API_CONTRACT)[Op]['responses'],
+> = (typeof API_CONTRACT)[Op]['responses'][S] extends z.ZodType
+  ? z.output<(typeof API_CONTRACT)[Op]['responses'][S]>
+  : never;
+
 /** The table as a list, in its order. */
 export const ROUTE_LIST: ReadonlyArray<RouteContract & { readonly operationId: OperationId }> =
   Object.entries(API_CONTRACT).map(([operationId, r]) => ({ ...r, operationId: operationId as OperationId }));

@@ -53,7 +53,7 @@ describe('pgbackups capture', () => {
   it('on failure prints the last five log lines and the error, and exits 2', async () => {
     const logs = [1, 2, 3, 4, 5, 6].map((n) => ({
       at: '2016-10-08T00:00:00Z',
-      level: 'info',
+      level: 'info' as const,
       message: `line ${n}`,
     }));
     const failed = transfer({
@@ -90,8 +90,12 @@ describe('pgbackups capture', () => {
   });
 
   it('streams every log line once with --verbose, and prints the final transfer with --json', async () => {
-    const l1 = { at: '2016-10-08T00:00:01Z', level: 'info', message: 'pg_dump: reading schemas' };
-    const l2 = { at: '2016-10-08T00:00:02Z', level: 'info', message: 'upload finished successfully' };
+    const l1 = { at: '2016-10-08T00:00:01Z', level: 'info' as const, message: 'pg_dump: reading schemas' };
+    const l2 = {
+      at: '2016-10-08T00:00:02Z',
+      level: 'info' as const,
+      message: 'upload finished successfully',
+    };
     const api = new FakeApi()
       .on('POST', '/v1/apps/:app/backups', { status: 202, body: pending })
       .on(
@@ -111,7 +115,7 @@ describe('pgbackups capture', () => {
   it('on a terminal redraws a status line with the processed size and the newest log line', async () => {
     const log = {
       at: '2016-10-08T00:00:01Z',
-      level: 'info',
+      level: 'info' as const,
       message: 'pg_dump: dumping contents of table "app.people"',
     };
     const api = new FakeApi()
