@@ -4,6 +4,8 @@
  * (POST /v1/apps/APP/checks) — that a task starts, reaches the database and can write and read the bucket. One
  * line per check; when one fails, what is wrong and what to do, in words. Never prints a secret.
  */
+
+import type { ResponseOf } from '../../api/contract.js';
 import { parseSeconds } from '../args.js';
 import { appPath, isLoopback } from '../client.js';
 import {
@@ -21,18 +23,8 @@ import { jsonFlag } from '../flags.js';
 import { redactSecrets } from '../format.js';
 import type { DatabaseJson } from '../types.js';
 
-/** A check's steps as the API returns them (src/api/views.ts `checkView`). */
-export interface CheckJson {
-  readonly id: string;
-  readonly database: string;
-  readonly status: 'pending' | 'running' | 'passed' | 'failed';
-  readonly steps: readonly {
-    readonly name: 'worker' | 'database' | 'bucket';
-    readonly ok: boolean;
-    readonly message: string;
-    readonly hint: string | null;
-  }[];
-}
+/** What the doctor reads of a check (the contract's Check, src/api/contract.ts). */
+export type CheckJson = Pick<ResponseOf<'getCheck', 200>, 'id' | 'database' | 'status' | 'steps'>;
 
 export interface DoctorLine {
   readonly check: string;
