@@ -21,8 +21,11 @@ export interface Io {
   readStdin(): Promise<string>;
   /** One line typed at a prompt; undefined at end of input. */
   readLine(): Promise<string | undefined>;
-  /** One line typed at a terminal without echoing it (a password, a URL holding one); undefined at end of input. */
-  readSecret(): Promise<string | undefined>;
+  /**
+   * One line typed at a terminal without echoing it (a password, a URL holding one); undefined at end of input.
+   * `prompt` goes to stderr only once echo is off, so nothing typed as soon as it shows can be echoed.
+   */
+  readSecret(prompt: string): Promise<string | undefined>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly fetch: FetchFn;
   readonly cwd: string;
@@ -58,7 +61,7 @@ export type HiddenInput = Pick<
  * Reads one line from a terminal in raw mode, so nothing typed is echoed: Enter ends it, Backspace deletes,
  * Ctrl-D ends input, Ctrl-C aborts (raw mode turns it into a byte, not a signal) with exit code 130.
  */
-export function readHiddenLine(input: HiddenInput): Promise<string | undefined> {
+export function readHiddenLine(input: HiddenInput, onRaw?: () => void): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     let line = '';
     const wasRaw = input.isRaw ?? false;
@@ -81,6 +84,8 @@ export function readHiddenLine(input: HiddenInput): Promise<string | undefined> 
     };
     const onEnd = () => finish(line === '' ? undefined : line);
     input.setRawMode(true);
+    // Echo is off from here: only now may the prompt invite typing.
+    onRaw?.();
     input.on('data', onData);
     input.once('end', onEnd);
     input.resume();
@@ -121,7 +126,10 @@ export function processIo(): Io {
           if (!answered) resolve(undefined);
         });
       }),
-    readSecret: () => (process.stdin.isTTY ? readHiddenLine(process.stdin) : processIo().readLine()),
+    readSecret: (prompt) =>
+      process.stdin.isTTY
+        ? readHiddenLine(process.stdin, () => process.stderr.write(prompt))
+        : processIo().readLine(),
     env: process.env,
     fetch: (url, init) => fetch(url, init),
     cwd: process.cwd(),

@@ -66,8 +66,8 @@ export const databasesAdd: Command = {
       throw new UsageError('Missing required flag url: give --url - and the URL on stdin');
     if (url === '-') {
       // Typed at a terminal, the URL (and its password) is not echoed.
-      if (ctx.io.stdinIsTTY) ctx.io.stderr.write('Connection URL (postgres://…; not shown as you type): ');
-      url = ((ctx.io.stdinIsTTY ? await ctx.io.readSecret() : await ctx.io.readStdin()) ?? '').trim();
+      const prompt = 'Connection URL (postgres://…; not shown as you type): ';
+      url = ((ctx.io.stdinIsTTY ? await ctx.io.readSecret(prompt) : await ctx.io.readStdin()) ?? '').trim();
       if (ctx.io.stdinIsTTY) ctx.io.stderr.write('\n');
       if (!url) throw new UsageError('No connection URL on stdin');
     }

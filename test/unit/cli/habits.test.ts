@@ -289,6 +289,15 @@ describe('readHiddenLine, the raw-mode reader', () => {
     expect(t.modes).toEqual([true, false]);
   });
 
+  it('shows the prompt only once raw mode is on, so input typed as soon as it appears is never echoed', async () => {
+    const t = terminal();
+    const modesAtPrompt: boolean[][] = [];
+    const line = readHiddenLine(t.input, () => modesAtPrompt.push([...t.modes]));
+    t.stream.write('s3cret\r');
+    expect(await line).toBe('s3cret');
+    expect(modesAtPrompt).toEqual([[true]]);
+  });
+
   it('ends at Ctrl-D or end of input, and aborts at Ctrl-C with exit code 130', async () => {
     const d = terminal();
     const atEof = readHiddenLine(d.input);

@@ -123,8 +123,9 @@ export async function run(api: FakeApi, argv: string[], opts: RunOptions = {}): 
       opts.reads?.push('line');
       return opts.stdin === undefined || lineIndex >= lines.length ? undefined : lines[lineIndex++];
     },
-    readSecret: async () => {
+    readSecret: async (prompt) => {
       opts.reads?.push('secret');
+      stderr += prompt;
       return opts.stdin === undefined || lineIndex >= lines.length ? undefined : lines[lineIndex++];
     },
     env: { PGBACKUPS_API_URL: API, PGBACKUPS_APP: APP, ...opts.env },
