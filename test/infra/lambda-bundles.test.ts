@@ -27,6 +27,39 @@ import { cdkJsonContext } from './stack-fixture.js';
 type Handler = (event: unknown) => Promise<unknown>;
 const ACCOUNT = '111122223333';
 const REGION = 'us-east-1';
+
+/** An EventBridge "ECS Task State Change" event for a stopped worker task, as the task-events rule delivers it. */
+function taskStopped(
+  task: string,
+  opts: {
+    stopCode: string;
+    stoppedReason: string;
+    containers?: { name: string; exitCode?: number; reason?: string }[];
+    environment: { name: string; value: string }[];
+  },
+) {
+  const taskArn = `arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/${task}`;
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'ECS Task State Change',
+    source: 'aws.ecs',
+    account: ACCOUNT,
+    time: new Date().toISOString(),
+    region: REGION,
+    resources: [taskArn],
+    detail: {
+      clusterArn: process.env.PGBACKUPS_CLUSTER,
+      taskArn,
+      lastStatus: 'STOPPED',
+      desiredStatus: 'STOPPED',
+      stopCode: opts.stopCode,
+      stoppedReason: opts.stoppedReason,
+      ...(opts.containers ? { containers: opts.containers } : {}),
+      overrides: { containerOverrides: [{ name: 'worker', environment: opts.environment }] },
+    },
+  };
+}
 const APP = 'bundle-app';
 
 /** Answers the AWS JSON and REST-JSON APIs the functions call, with the least each caller reads. */
@@ -355,38 +388,17 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
       (t) => t.status === 'pending' || t.status === 'running',
     )!;
     expect(active).toBeDefined();
-    const event = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'ECS Task State Change',
-      source: 'aws.ecs',
-      account: ACCOUNT,
-      time: new Date().toISOString(),
-      region: REGION,
-      resources: [`arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/abc`],
-      detail: {
-        clusterArn: process.env.PGBACKUPS_CLUSTER,
-        taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/abc`,
-        lastStatus: 'STOPPED',
-        desiredStatus: 'STOPPED',
-        stopCode: 'EssentialContainerExited',
-        stoppedReason: 'Essential container in task exited',
-        containers: [
-          { name: 'worker', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' },
-        ],
-        overrides: {
-          containerOverrides: [
-            {
-              name: 'worker',
-              environment: [
-                { name: 'PGBACKUPS_APP', value: APP },
-                { name: 'PGBACKUPS_TRANSFER_NUM', value: String(active.num) },
-              ],
-            },
-          ],
-        },
-      },
-    };
+    const event = taskStopped('abc', {
+      stopCode: 'EssentialContainerExited',
+      stoppedReason: 'Essential container in task exited',
+      containers: [
+        { name: 'worker', exitCode: 137, reason: 'OutOfMemoryError: Container killed due to memory usage' },
+      ],
+      environment: [
+        { name: 'PGBACKUPS_APP', value: APP },
+        { name: 'PGBACKUPS_TRANSFER_NUM', value: String(active.num) },
+      ],
+    });
     await handlers.TaskEventsHandler!(event);
     const after = (await handlers.ApiHandler!(
       httpEvent('GET', `/v1/apps/${APP}/transfers/${active.id}`),
@@ -401,35 +413,14 @@ describe('the Lambda bundles that ship, invoked with real events', () => {
 
   it("fails a check whose worker task could not start, from the task's ECS Task State Change event", async () => {
     expect(checkId).toBeDefined();
-    const event = {
-      version: '0',
-      id: randomUUID(),
-      'detail-type': 'ECS Task State Change',
-      source: 'aws.ecs',
-      account: ACCOUNT,
-      time: new Date().toISOString(),
-      region: REGION,
-      resources: [`arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/def`],
-      detail: {
-        clusterArn: process.env.PGBACKUPS_CLUSTER,
-        taskArn: `arn:aws:ecs:${REGION}:${ACCOUNT}:task/c/def`,
-        lastStatus: 'STOPPED',
-        desiredStatus: 'STOPPED',
-        stopCode: 'TaskFailedToStart',
-        stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)',
-        overrides: {
-          containerOverrides: [
-            {
-              name: 'worker',
-              environment: [
-                { name: 'PGBACKUPS_APP', value: APP },
-                { name: 'PGBACKUPS_CHECK_ID', value: checkId },
-              ],
-            },
-          ],
-        },
-      },
-    };
+    const event = taskStopped('def', {
+      stopCode: 'TaskFailedToStart',
+      stoppedReason: 'CannotPullContainerError: pull image manifest has been retried 5 time(s)',
+      environment: [
+        { name: 'PGBACKUPS_APP', value: APP },
+        { name: 'PGBACKUPS_CHECK_ID', value: checkId! },
+      ],
+    });
     await handlers.TaskEventsHandler!(event);
     const after = (await handlers.ApiHandler!(httpEvent('GET', `/v1/apps/${APP}/checks/${checkId}`))) as {
       body: string;

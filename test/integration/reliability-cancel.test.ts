@@ -130,15 +130,17 @@ describe('cancel at every stage', () => {
     await workersGone();
   });
 
-  it('cancels a running copy inside its transaction: cancelled, target unchanged', async () => {
+  /** Starts a copy, cancels it while `lockDb` is held (the copy waiting on it there), and checks what is left. */
+  async function cancelCopyWhileLocked(lockDb: string, lockSql: string) {
     const before = await fingerprint(pg, 'copy_target');
-    const lock = await lockSession('copy_target', 'LOCK TABLE keep.things IN ACCESS SHARE MODE');
+    const lock = await lockSession(lockDb, lockSql);
     try {
       const started = await api.appCall('POST', '/copies', { from: 'DATABASE', to: 'COPY_TARGET' });
       expect(started.status).toBe(202);
       const copy = await api.waitFor(started.body.id, (t) => t.status === 'running', 'running');
-      await waitForWorkerSessions(pg, 'copy_target', { waitingOnLock: true });
+      await waitForWorkerSessions(pg, lockDb, { waitingOnLock: true });
       expect((await api.appCall('POST', `/transfers/${copy.id}/cancel`)).status).toBe(200);
+      // Still holding the lock: the cancel must not wait for the worker to get it.
       const done = await api.waitFinished(copy.id);
       expect(done).toMatchObject({ status: 'cancelled', error: null });
     } finally {
@@ -148,27 +150,14 @@ describe('cancel at every stage', () => {
     await waitForWorkerSessions(pg, 'source', { none: true, timeoutMs: 30_000 });
     expect(await fingerprint(pg, 'copy_target')).toEqual(before);
     await workersGone();
+  }
+
+  it('cancels a running copy inside its transaction: cancelled, target unchanged', async () => {
+    await cancelCopyWhileLocked('copy_target', 'LOCK TABLE keep.things IN ACCESS SHARE MODE');
   });
 
   it('cancels a copy whose pg_dump waits on a lock in the source: cancelled, target unchanged', async () => {
-    const before = await fingerprint(pg, 'copy_target');
-    const lock = await lockSession('source', 'LOCK TABLE app.people IN ACCESS EXCLUSIVE MODE');
-    try {
-      const started = await api.appCall('POST', '/copies', { from: 'DATABASE', to: 'COPY_TARGET' });
-      expect(started.status).toBe(202);
-      const copy = await api.waitFor(started.body.id, (t) => t.status === 'running', 'running');
-      await waitForWorkerSessions(pg, 'source', { waitingOnLock: true });
-      expect((await api.appCall('POST', `/transfers/${copy.id}/cancel`)).status).toBe(200);
-      // Still holding the lock: the cancel must not wait for pg_dump to get it.
-      const done = await api.waitFinished(copy.id);
-      expect(done).toMatchObject({ status: 'cancelled', error: null });
-    } finally {
-      await lock.close();
-    }
-    await waitForWorkerSessions(pg, 'copy_target', { none: true, timeoutMs: 30_000 });
-    await waitForWorkerSessions(pg, 'source', { none: true, timeoutMs: 30_000 });
-    expect(await fingerprint(pg, 'copy_target')).toEqual(before);
-    await workersGone();
+    await cancelCopyWhileLocked('source', 'LOCK TABLE app.people IN ACCESS EXCLUSIVE MODE');
   });
 
   it('deletes a running backup: cancelled first, then gone with no object and no worker left', async () => {
